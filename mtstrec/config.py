@@ -1,0 +1,111 @@
+"""Typed configs of the model, training, evaluation and the whole pipeline.
+
+Defaults are the paper's (DESIGN §1). `load_config(PipelineConfig, path, overrides)`
+reads a TOML or JSON file and `key=value` overrides such as `train.epochs=3`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mtstrec.data.config import IngestConfig, SequenceConfig
+from mtstrec.features.config import FeatureConfig
+
+MODALITIES = ("id", "style", "image", "text", "prompt", "price")
+
+
+@dataclass
+class EncoderConfig:
+    """One modality's own transformer stack (before the shared fusion layers)."""
+
+    blocks: int = 2
+    heads: int = 8
+    ffn: int = 1024
+    hidden_dropout: float = 0.2
+
+
+def _paper_encoders() -> dict[str, EncoderConfig]:
+    return {
+        "id": EncoderConfig(blocks=2, heads=4, ffn=512, hidden_dropout=0.1),
+        "style": EncoderConfig(blocks=4, heads=8, ffn=2048, hidden_dropout=0.3),
+        "image": EncoderConfig(blocks=4, heads=8, ffn=2048, hidden_dropout=0.3),
+        "text": EncoderConfig(blocks=2, heads=8, ffn=1024, hidden_dropout=0.2),
+        "prompt": EncoderConfig(blocks=2, heads=8, ffn=1024, hidden_dropout=0.2),
+        "price": EncoderConfig(blocks=2, heads=1, ffn=512, hidden_dropout=0.1),
+    }
+
+
+@dataclass
+class ModelConfig:
+    modalities: list[str] = field(default_factory=lambda: list(MODALITIES))
+    d_model: int = 512
+    max_len: int = 20
+    fusion_layers: int = 3
+    attn_dropout: float = 0.1
+    encoders: dict[str, EncoderConfig] = field(default_factory=_paper_encoders)
+    # The paper encodes candidates without gradient (stop-gradient on the item side).
+    candidate_grad: bool = False
+    # Feature tag per modality under features/<modality>/<tag>/; "" takes the only tag present.
+    feature_tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.modalities if m not in MODALITIES]
+        if unknown:
+            raise ValueError(f"model.modalities: unknown modality {unknown}; choose from {list(MODALITIES)}")
+        if not self.modalities:
+            raise ValueError("model.modalities: at least one modality must be active")
+        missing = [m for m in self.modalities if m not in self.encoders]
+        if missing:
+            raise ValueError(f"model.encoders: no encoder settings for {missing}")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-5
+    weight_decay: float = 5e-6
+    lr_step: int = 10
+    lr_gamma: float = 0.9
+    patience: int = 10
+    negatives: int = 100
+    loss: Literal["bce", "sampled_softmax"] = "bce"
+    seed: int = 0
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    val_metric: str = "ndcg@5"
+    max_val_examples: int = 0
+
+
+@dataclass
+class EvalConfig:
+    ks: list[int] = field(default_factory=lambda: [5, 10, 20])
+    sampled_negatives: int = 100
+    negatives_seed: int = 2025
+    exclude_history: bool = True
+    batch_size: int = 256
+    baselines: bool = True
+
+
+@dataclass
+class RegistryConfig:
+    tracking_uri: str = ""
+    experiment: str = "mtstrec"
+    model_name: str = "mtstrec"
+    alias: str = "champion"
+    metric: str = "full/ndcg@10"
+    margin: float = 0.0
+
+
+@dataclass
+class PipelineConfig:
+    root: str = "data"
+    dataset: str = "demo"
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    sequences: SequenceConfig = field(default_factory=SequenceConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    registry: RegistryConfig = field(default_factory=RegistryConfig)
