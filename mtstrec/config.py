@@ -23,6 +23,8 @@ class EncoderConfig:
     heads: int = 8
     ffn: int = 1024
     hidden_dropout: float = 0.2
+    # Width of the modality's output head; 0 means d_model. The paper's price head is 1 wide.
+    head_dim: int = 0
 
 
 def _paper_encoders() -> dict[str, EncoderConfig]:
@@ -32,7 +34,7 @@ def _paper_encoders() -> dict[str, EncoderConfig]:
         "image": EncoderConfig(blocks=4, heads=8, ffn=2048, hidden_dropout=0.3),
         "text": EncoderConfig(blocks=2, heads=8, ffn=1024, hidden_dropout=0.2),
         "prompt": EncoderConfig(blocks=2, heads=8, ffn=1024, hidden_dropout=0.2),
-        "price": EncoderConfig(blocks=2, heads=1, ffn=512, hidden_dropout=0.1),
+        "price": EncoderConfig(blocks=2, heads=1, ffn=512, hidden_dropout=0.1, head_dim=1),
     }
 
 
@@ -90,11 +92,18 @@ class EvalConfig:
 
 @dataclass
 class RegistryConfig:
+    """MLflow tracking and the champion gate (see mtstrec/tracking/settings.py for the defaults)."""
+
+    # "" uses MLFLOW_TRACKING_URI, else sqlite:///<root>/mlflow.db.
     tracking_uri: str = ""
+    # Artifact location of a newly created experiment, e.g. s3://bucket/mlartifacts; "" uses the default.
+    artifact_location: str = ""
     experiment: str = "mtstrec"
     model_name: str = "mtstrec"
     alias: str = "champion"
+    # Evaluation metric of the MTSTRec model that decides promotion; higher is better.
     metric: str = "full/ndcg@10"
+    # The candidate must beat the champion by more than this on the same test split.
     margin: float = 0.0
 
 
