@@ -1,0 +1,86 @@
+"""Pipeline step: bronze -> train/val/test sequences, monthly candidates and the split record.
+
+`sequences/split.json` records the cut dates and counts; it is written last, so a
+reader that sees it sees the sequences and candidates of the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date
+
+from mtstrec.config import PipelineConfig
+from mtstrec.data.bronze import scan_transactions
+from mtstrec.data.item_registry import read_registry
+from mtstrec.data.sequences import build_examples, monthly_candidates
+from mtstrec.data.split import cut_dates, split_label
+from mtstrec.data.sql_checks import run_checks
+from mtstrec.schemas import CANDIDATES, MAX_TARGETS, SEQUENCES, SPLITS
+from mtstrec.storage import Storage
+
+log = logging.getLogger(__name__)
+
+SPLIT_FILE = "sequences/split.json"
+
+
+def _write_candidates(dataset: Storage, candidates: dict) -> int:
+    for month, items in candidates.items():
+        dataset.write_parquet(f"candidates/month={month}.parquet", items.to_arrow().cast(CANDIDATES))
+    stale = [f for f in dataset.list_files("candidates", ".parquet") if f.split("month=")[-1][:7] not in candidates]
+    for rel in stale:
+        dataset.delete(rel)
+    return len(candidates)
+
+
+def build_sequences(cfg: PipelineConfig, logical_date: date | None) -> dict:
+    """Examples from every bronze day up to `logical_date` (None = all), split by target date."""
+    seq = cfg.sequences
+    if not 1 <= seq.max_targets <= MAX_TARGETS:
+        raise ValueError(f"sequences.max_targets: {seq.max_targets} is not in 1..{MAX_TARGETS} (the contract)")
+    if not 1 <= seq.min_len <= cfg.model.max_len:
+        raise ValueError(f"sequences.min_len: {seq.min_len} is not in 1..model.max_len ({cfg.model.max_len})")
+    dataset = Storage(cfg.root).child(cfg.dataset)
+    transactions = scan_transactions(dataset, end=logical_date)
+    examples = build_examples(transactions, cfg.model.max_len, seq.max_targets, seq.min_len)
+    cuts = cut_dates(examples.frame["target_date"], seq)
+    labelled = examples.frame.with_columns(split_label(cuts))
+
+    items = read_registry(dataset).select(["item_index"])
+    params = {"min_len": seq.min_len, "max_len": cfg.model.max_len, "max_targets": seq.max_targets}
+    checks = run_checks("sequences", {"examples": labelled.to_arrow(), "items": items}, params)
+
+    counts = {}
+    for split in SPLITS:
+        rows = labelled.filter(split_label(cuts) == split).select(SEQUENCES.names)
+        counts[split] = rows.height
+        dataset.write_parquet(f"sequences/{split}.parquet", rows.to_arrow().cast(SEQUENCES))
+    if counts["train"] == 0:
+        raise ValueError(f"sequences: the train split is empty (val_start {cuts.val_start}); move the cut dates")
+    for split in ("val", "test"):
+        if counts[split] == 0:
+            log.warning("sequences: the %s split is empty (cut dates %s)", split, cuts)
+    months = _write_candidates(dataset, monthly_candidates(transactions))
+
+    record = {
+        "logical_date": logical_date.isoformat() if logical_date else None,
+        "val_start": cuts.val_start.isoformat(),
+        "test_start": cuts.test_start.isoformat(),
+        "first_target_date": examples.frame["target_date"].min().isoformat(),
+        "last_target_date": examples.frame["target_date"].max().isoformat(),
+        "counts": counts,
+        "customers": examples.customers,
+        "single_day_customers": examples.single_day_customers,
+        "short_history_customers": examples.short_history_customers,
+        "min_len": seq.min_len,
+        "max_len": cfg.model.max_len,
+        "max_targets": seq.max_targets,
+    }
+    dataset.write_bytes(SPLIT_FILE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    log.info(
+        "built %s examples from %s customers (train %s, val %s, test %s); skipped %s single-day and %s short-history "
+        "customers; candidates for %s months",
+        f"{sum(counts.values()):,}", f"{examples.customers:,}", f"{counts['train']:,}", f"{counts['val']:,}",
+        f"{counts['test']:,}", f"{examples.single_day_customers:,}", f"{examples.short_history_customers:,}", months,
+    )
+    return {**record, "checks": checks, "candidate_months": months, "split_file": dataset.uri(SPLIT_FILE)}
