@@ -48,6 +48,12 @@ def _print_summary(summary: dict) -> None:
     print(json.dumps(summary, indent=2, default=str))
 
 
+def cmd_sample_data(args: argparse.Namespace) -> None:
+    from mtstrec.data.sample import generate_sample
+
+    _print_summary(generate_sample(args.out, preset=args.preset, seed=args.seed))
+
+
 def cmd_ingest(args: argparse.Namespace) -> None:
     from tasks.ingest import ingest
 
@@ -97,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtstrec", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample-data", help="write synthetic raw data in the H&M Kaggle layout (planted signal)")
+    p.add_argument("--preset", choices=["tiny", "demo"], default="tiny", help="tiny (tests) or demo (quick start)")
+    p.add_argument("--out", required=True, help="output directory (local path or s3://bucket/prefix)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the output is a pure function of it (default 0)")
+    p.set_defaults(func=cmd_sample_data)
 
     p = sub.add_parser("ingest", help="raw transactions + catalog -> validated bronze Parquet")
     _add_dataset_args(p)
