@@ -1,0 +1,73 @@
+"""Promote step: move the champion alias to a registered version only if it beats the champion.
+
+Both scores must come from the same test split. When the champion was scored on an older
+split (the data moved on since), it is re-evaluated on the candidate's split first; if that
+is impossible, the champion stays, so that a worse model never becomes champion.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from mtstrec.config import PipelineConfig
+from mtstrec.tracking.champion import current_champion, record_decision, registry_client, scored
+from mtstrec.tracking.mlflow_run import TAG_RUN_DIR, primary_score
+from mtstrec.tracking.promotion import PromotionDecision, ScoredVersion, decide_promotion
+
+log = logging.getLogger(__name__)
+
+
+def _rescore(cfg: PipelineConfig, champion: ScoredVersion, run_dir: str, split: str) -> ScoredVersion:
+    """The champion's score on the current test split of `cfg`'s dataset."""
+    from tasks.evaluate import evaluate
+
+    evaluation = evaluate(run_dir, overrides=[f"root={cfg.root}", f"dataset={cfg.dataset}"])
+    return ScoredVersion(champion.version, primary_score(evaluation, cfg.registry.metric), split)
+
+
+def promote(cfg: PipelineConfig, logical_date: date | None, version: str, force: bool = False) -> dict[str, Any]:
+    """Decide whether registered `version` becomes `registry.alias`; tags record the decision.
+
+    `force` skips the gate (a person promoting a chosen version by hand); the tags say so.
+    """
+    name, alias = cfg.registry.model_name, cfg.registry.alias
+    client = registry_client(cfg)
+    candidate = scored(client.get_model_version(name, version), cfg.registry.metric)
+    champion_version = current_champion(client, name, alias)
+    champion = scored(champion_version, cfg.registry.metric) if champion_version else None
+    previous = champion.version if champion else None
+
+    if force:
+        decision = PromotionDecision(True, "promoted by hand (gate skipped)", candidate.score,
+                                     champion.score if champion else None, cfg.registry.margin)
+    else:
+        if champion is not None and champion.version != candidate.version and champion.split != candidate.split:
+            log.info("champion v%s was scored on another test split; re-evaluating it", champion.version)
+            try:
+                champion = _rescore(cfg, champion, champion_version.tags[TAG_RUN_DIR], candidate.split)
+            except (OSError, KeyError, ValueError, RuntimeError) as exc:
+                decision = PromotionDecision(False, f"champion could not be re-evaluated on this split: {exc}",
+                                             candidate.score, None, cfg.registry.margin)
+                record_decision(client, name, alias, candidate.version, decision, previous)
+                return _summary(name, alias, candidate.version, decision, previous)
+        decision = decide_promotion(candidate, champion, cfg.registry.margin)
+
+    record_decision(client, name, alias, candidate.version, decision, previous)
+    log.info("%s v%s: %s (%s)", name, candidate.version, "promoted" if decision.promote else "kept champion",
+             decision.reason)
+    return _summary(name, alias, candidate.version, decision, previous)
+
+
+def _summary(name: str, alias: str, version: str, decision: PromotionDecision, previous: str | None) -> dict:
+    return {
+        "model_name": name,
+        "version": version,
+        "promoted": decision.promote,
+        "reason": decision.reason,
+        "candidate_score": decision.candidate_score,
+        "champion_score": decision.champion_score,
+        "champion_version": version if decision.promote else previous,
+        "alias": alias,
+    }

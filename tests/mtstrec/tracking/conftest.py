@@ -1,0 +1,17 @@
+from pathlib import Path
+
+import pytest
+from tracking_fixtures import tiny_config, write_dataset, write_run
+
+from mtstrec.config import PipelineConfig
+from mtstrec.storage import Storage
+
+
+@pytest.fixture
+def tiny_run(tmp_path: Path) -> tuple[PipelineConfig, Path]:
+    cfg = tiny_config(tmp_path / "data")
+    dataset = Storage(cfg.root).child(cfg.dataset)
+    write_dataset(dataset, [[1, 2, 3], [4, 5], [6]])
+    run_dir = tmp_path / "run"
+    write_run(run_dir, cfg, dataset, seed=0)
+    return cfg, run_dir

@@ -1,0 +1,76 @@
+"""Register two runs in a throwaway SQLite MLflow and check the champion gate end to end."""
+
+from datetime import date
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from tracking_fixtures import item_id, write_run
+
+from mtstrec.storage import Storage
+from tasks.promote import promote
+from tasks.register import register
+
+
+def evaluation(run_dir: Path, ndcg: float) -> dict:
+    return {
+        "metrics": {"MTSTRec": {"full/ndcg@10": ndcg, "sampled/hr@5": 0.5}, "popularity": {"full/ndcg@10": 0.01}},
+        "report": {"markdown": str(run_dir / "report" / "report.md")},
+        "test_examples": 3,
+    }
+
+
+@pytest.fixture
+def tracked(tiny_run, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return tiny_run
+
+
+def test_register_logs_metrics_report_lineage_and_a_loadable_model(tracked):
+    cfg, run_dir = tracked
+    summary = register(cfg, date(2020, 8, 30), str(run_dir), evaluation(run_dir, 0.25), {"ingest": {"rows": 9}})
+
+    root = Path(cfg.root).resolve()
+    assert (root / "mlflow.db").exists() and (root / "mlartifacts").is_dir()
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    run = client.get_run(summary["run_id"])
+    assert run.data.metrics["full/ndcg_at_10"] == 0.25
+    assert run.data.metrics["popularity/full/ndcg_at_10"] == 0.01
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_ndcg_at_5")] == [1, 2]
+    assert run.data.params["model.d_model"] == "8"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "report")}
+    assert artifacts == {"report/report.md"}
+    inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+    assert {"bronze/items", "sequences/test", "features/price"} <= set(inputs)
+    assert {t.key: t.value for t in inputs["bronze/items"].tags}["rows"] == "12"
+    assert summary["lineage_rows"]["sequences/test"] == 3
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    model = mlflow.pyfunc.load_model(f"models:/{cfg.registry.model_name}/{summary['version']}")
+    out = model.predict(pd.DataFrame({"history": [[item_id(1), item_id(2)]]}))
+    assert len(out["recommendations"][0]) == 10
+
+
+def test_promotion_gate_moves_champion_only_for_a_better_model(tracked, tmp_path):
+    cfg, run_dir = tracked
+    day = date(2020, 8, 30)
+    first = register(cfg, day, str(run_dir), evaluation(run_dir, 0.25), {})
+    assert promote(cfg, day, first["version"])["promoted"]
+
+    worse_dir = tmp_path / "worse"
+    write_run(worse_dir, cfg, Storage(cfg.root).child(cfg.dataset), seed=1)
+    worse = register(cfg, day, str(worse_dir), evaluation(worse_dir, 0.10), {})
+    decision = promote(cfg, day, worse["version"])
+    assert not decision["promoted"] and decision["champion_version"] == first["version"]
+
+    client = MlflowClient(f"sqlite:///{Path(cfg.root).resolve() / 'mlflow.db'}")
+    assert str(client.get_model_version_by_alias(cfg.registry.model_name, "champion").version) == first["version"]
+    tags = client.get_model_version(cfg.registry.model_name, worse["version"]).tags
+    assert tags["promotion.decision"] == "rejected"
+    assert tags["promotion.champion_score"] == "0.250000"
+
+    forced = promote(cfg, day, worse["version"], force=True)
+    assert forced["promoted"]
+    assert str(client.get_model_version_by_alias(cfg.registry.model_name, "champion").version) == worse["version"]
