@@ -50,6 +50,8 @@ class ModelConfig:
     candidate_grad: bool = False
     # Feature tag per modality under features/<modality>/<tag>/; "" takes the only tag present.
     feature_tags: dict[str, str] = field(default_factory=dict)
+    # Expected per-item feature shape per modality (e.g. text = [384], prompt = [5, 384]); empty = as found.
+    feature_shapes: dict[str, list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         unknown = [m for m in self.modalities if m not in MODALITIES]
@@ -73,11 +75,16 @@ class TrainConfig:
     patience: int = 10
     negatives: int = 100
     loss: Literal["bce", "sampled_softmax"] = "bce"
+    # Scores are cosine similarities in [-1, 1]; the paper feeds them to the loss unscaled (1.0).
+    logit_scale: float = 1.0
     seed: int = 0
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    val_metric: str = "ndcg@5"
-    max_val_examples: int = 0
+    val_metric: str = "full/ndcg@5"
+    # Also train each active modality alone (id-only is the SASRec-like baseline) for the report.
+    baselines: bool = True
+    # Where run directories go; empty means <root>/<dataset>/runs (a local root is required then).
+    runs_dir: str = ""
 
 
 @dataclass
@@ -87,7 +94,6 @@ class EvalConfig:
     negatives_seed: int = 2025
     exclude_history: bool = True
     batch_size: int = 256
-    baselines: bool = True
 
 
 @dataclass

@@ -1,0 +1,130 @@
+"""One modality = item input projection + own transformer stack + output head.
+
+The model loops over the active modalities; nothing here is written per modality
+except the choice of input projection, which depends on the feature's kind.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mtstrec.config import EncoderConfig
+from mtstrec.data.item_features import KIND_BY_MODALITY, ItemFeatureStore
+from mtstrec.modules import TransformerBlock
+
+
+class IdInput(nn.Module):
+    """A learned embedding per item (row 0 is padding)."""
+
+    def __init__(self, num_items: int, d_model: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(num_items + 1, d_model, padding_idx=0)
+
+    def forward(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
+        return self.embedding(items)  # (U, d)
+
+
+class FeatureInput(nn.Module):
+    """Projects a feature to d; an absent feature becomes the learned `missing` vector."""
+
+    def __init__(self, modality: str, d_model: int) -> None:
+        super().__init__()
+        self.modality = modality
+        self.missing = nn.Parameter(torch.randn(d_model) * 0.02)
+
+    def project(self, values: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
+        values, present = store.gather(self.modality, items)  # (U, *shape), (U,)
+        projected = self.project(values)  # (U, d)
+        return torch.where(present[:, None], projected, self.missing.to(projected.dtype))
+
+
+class VectorInput(FeatureInput):
+    def __init__(self, modality: str, in_dim: int, d_model: int) -> None:
+        super().__init__(modality, d_model)
+        self.proj = nn.Linear(in_dim, d_model)
+
+    def project(self, values: torch.Tensor) -> torch.Tensor:
+        return self.proj(values)  # (U, D) -> (U, d)
+
+
+class ViewsInput(FeatureInput):
+    """K text views: a learned softmax gate over the views, then one projection."""
+
+    def __init__(self, modality: str, views: int, in_dim: int, d_model: int) -> None:
+        super().__init__(modality, d_model)
+        self.gate = nn.Linear(views * in_dim, views)
+        self.proj = nn.Linear(in_dim, d_model)
+
+    def project(self, values: torch.Tensor) -> torch.Tensor:
+        gates = F.softmax(self.gate(values.flatten(1)), dim=-1)  # (U, K)
+        pooled = torch.einsum("ukd,uk->ud", values, gates)  # (U, D)
+        return self.proj(pooled)  # (U, d)
+
+
+class ScalarInput(FeatureInput):
+    """A scalar broadcast to d, as the paper does for price."""
+
+    def __init__(self, modality: str, d_model: int) -> None:
+        super().__init__(modality, d_model)
+        self.d_model = d_model
+
+    def project(self, values: torch.Tensor) -> torch.Tensor:
+        return values.expand(-1, self.d_model)  # (U, 1) -> (U, d)
+
+
+def make_input(modality: str, item_shape: list[int], num_items: int, d_model: int) -> nn.Module:
+    if modality == "id":
+        return IdInput(num_items, d_model)
+    kind = KIND_BY_MODALITY[modality]
+    if kind == "vector":
+        return VectorInput(modality, item_shape[0], d_model)
+    if kind == "views":
+        return ViewsInput(modality, item_shape[0], item_shape[1], d_model)
+    return ScalarInput(modality, d_model)
+
+
+class ModalityEncoder(nn.Module):
+    """Input projection, CLOZE token, positions, own blocks, fusion blocks, final norm, head."""
+
+    def __init__(
+        self,
+        modality: str,
+        item_shape: list[int],
+        num_items: int,
+        d_model: int,
+        max_len: int,
+        fusion_layers: int,
+        encoder: EncoderConfig,
+        attn_dropout: float,
+    ) -> None:
+        super().__init__()
+        self.modality = modality
+        self.input = make_input(modality, item_shape, num_items, d_model)
+        self.cloze = nn.Parameter(torch.zeros(d_model))
+        self.positions = nn.Parameter(nn.init.xavier_uniform_(torch.empty(max_len + 1, d_model)))
+        make_block = lambda: TransformerBlock(  # noqa: E731
+            d_model, encoder.heads, encoder.ffn, attn_dropout, encoder.hidden_dropout
+        )
+        self.blocks = nn.ModuleList(make_block() for _ in range(encoder.blocks))
+        self.fusion_blocks = nn.ModuleList(make_block() for _ in range(fusion_layers))
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, encoder.head_dim or d_model)
+
+    @property
+    def out_dim(self) -> int:
+        return self.head.out_features
+
+    def embed_sequence(self, inputs: torch.Tensor) -> torch.Tensor:
+        """inputs: (B, L, d) projected items -> (B, L+1, d) with CLOZE appended and positions added."""
+        batch = inputs.shape[0]
+        cloze = self.cloze.to(inputs.dtype).expand(batch, 1, -1)  # (B, 1, d)
+        return torch.cat([inputs, cloze], dim=1) + self.positions.to(inputs.dtype)
+
+    def output(self, cloze_state: torch.Tensor) -> torch.Tensor:
+        """cloze_state: (B, d) -> (B, out_dim)."""
+        return self.head(self.norm(cloze_state))

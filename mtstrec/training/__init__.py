@@ -1,0 +1,1 @@
+"""Training: device and precision, checkpoints, the training loop."""

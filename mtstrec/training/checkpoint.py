@@ -1,0 +1,37 @@
+"""Checkpoints as single files, written atomically and read with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mtstrec.config_loading import to_dict
+
+
+def save_atomic(payload: dict[str, Any], path: Path) -> None:
+    """torch.save to a temp file beside `path`, then rename: a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    torch.save(payload, temp)
+    os.replace(temp, path)
+
+
+def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def model_payload(model: torch.nn.Module, feature_tags: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
+    """What `inference.load_model` needs to rebuild the model, plus the weights."""
+    return {
+        "model_config": to_dict(model.config),
+        "num_items": model.num_items,
+        "item_shapes": model.item_shapes,
+        "feature_tags": feature_tags,
+        "state_dict": model.state_dict(),
+        **extra,
+    }

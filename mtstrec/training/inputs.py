@@ -1,0 +1,51 @@
+"""Everything a training or evaluation run reads from a dataset, validated up front."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from mtstrec.config import ModelConfig
+from mtstrec.data.item_features import ItemFeatureStore, read_num_items
+from mtstrec.errors import DataError
+from mtstrec.evaluation.examples import EvalExamples
+from mtstrec.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunInputs:
+    num_items: int
+    store: ItemFeatureStore
+    splits: dict[str, EvalExamples]
+    # URIs and row counts of what was read, for lineage.
+    lineage: dict[str, dict] = field(default_factory=dict)
+
+
+def load_split(dataset: Storage, split: str, max_len: int, num_items: int) -> EvalExamples:
+    rel = f"sequences/{split}.parquet"
+    uri = dataset.uri(rel)
+    if not dataset.exists(rel):
+        raise DataError(f"{uri} does not exist: run the sequences step first")
+    try:
+        examples = EvalExamples.from_table(dataset.read_parquet(rel), max_len, source=uri)
+        examples.check_catalog(num_items, source=uri)
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
+    return examples
+
+
+def load_run_inputs(dataset: Storage, model: ModelConfig, splits: tuple[str, ...]) -> RunInputs:
+    num_items = read_num_items(dataset)
+    store = ItemFeatureStore.load(
+        dataset, model.modalities, num_items, model.feature_tags, model.feature_shapes or None
+    )
+    loaded = {split: load_split(dataset, split, model.max_len, num_items) for split in splits}
+    lineage = {
+        "items": {"uri": dataset.uri("bronze/items"), "rows": num_items},
+        **{f"sequences/{s}": {"uri": dataset.uri(f"sequences/{s}.parquet"), "rows": len(e)} for s, e in loaded.items()},
+        **{f"features/{m}": {"uri": t.source, "rows": num_items} for m, t in store.tables.items()},
+    }
+    log.info("loaded %s items and %s", f"{num_items:,}", ", ".join(f"{len(e):,} {s}" for s, e in loaded.items()))
+    return RunInputs(num_items, store, loaded, lineage)
