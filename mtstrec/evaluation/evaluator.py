@@ -57,8 +57,11 @@ def evaluate_scorer(
     """
     if len(examples) == 0:
         raise ValueError("no examples to evaluate")
-    if negatives is not None and negatives.shape[0] != len(examples):
-        raise ValueError(f"{negatives.shape[0]} rows of negatives for {len(examples)} examples")
+    if negatives is not None:
+        if negatives.shape[0] != len(examples):
+            raise ValueError(f"{negatives.shape[0]} rows of negatives for {len(examples)} examples")
+        if negatives.numel() and (negatives.min() < 1 or negatives.max() > num_items):
+            raise ValueError(f"negatives hold item indexes outside the catalog 1..{num_items}")
     examples.check_catalog(num_items)
     max_rank = max(ks)
     protocols = ("full", "sampled") if negatives is not None else ("full",)

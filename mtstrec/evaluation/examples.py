@@ -35,8 +35,10 @@ class EvalExamples:
         return len(self.histories)
 
     def select(self, rows: slice | np.ndarray | Tensor) -> EvalExamples:
-        """A subset of the examples (a slice or an index array)."""
+        """A subset of the examples (a slice, an index array or a boolean mask)."""
         index = rows.cpu().numpy() if isinstance(rows, Tensor) else rows
+        if isinstance(index, np.ndarray) and index.dtype == bool:
+            index = np.flatnonzero(index)
         tensor_index = index if isinstance(index, slice) else torch.as_tensor(index, dtype=torch.long)
         return EvalExamples(self.histories[tensor_index], self.targets[tensor_index], self.target_months[index])
 

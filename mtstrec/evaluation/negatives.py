@@ -57,13 +57,16 @@ def load_candidates(storage: Storage) -> dict[str, np.ndarray]:
 
 
 def month_candidates(month: str, candidates_by_month: dict[str, np.ndarray]) -> np.ndarray:
-    """The candidate pool of exactly `month`; a month without a candidates file is an error, never a neighbour."""
+    """Sorted distinct items on sale in exactly `month`.
+
+    A month without a candidates file is an error, never a silent fallback to a neighbouring month.
+    """
     pool = candidates_by_month.get(month)
     if pool is None:
         known = sorted(candidates_by_month)
         span = f"{known[0]}..{known[-1]} ({len(known)} months)" if known else "none"
-        raise KeyError(f"no candidates/month={month}.parquet for target month {month}; months present: {span}")
-    return pool
+        raise ValueError(f"no candidates/month={month}.parquet for target month {month}; months present: {span}")
+    return np.unique(np.asarray(pool, dtype=np.int64))
 
 
 def sample_negatives(

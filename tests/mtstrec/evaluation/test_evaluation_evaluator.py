@@ -129,3 +129,7 @@ def test_bad_scorer_output_and_items_beyond_catalog_are_rejected():
         evaluate_scorer(lambda h: torch.zeros(len(h), 10), examples, None, NUM_ITEMS, KS)
     with pytest.raises(ValueError, match=r"beyond the catalog 1\.\.15"):
         evaluate_scorer(lambda h: torch.zeros(len(h), 16), examples, None, 15, KS)
+    with pytest.raises(ValueError, match="2 rows of negatives for 4 examples"):
+        evaluate_scorer(lambda h: torch.zeros(len(h), NUM_ITEMS + 1), examples, torch.ones(2, 3).long(), NUM_ITEMS, KS)
+    with pytest.raises(ValueError, match="negatives hold item indexes outside"):
+        evaluate_scorer(lambda h: torch.zeros(len(h), NUM_ITEMS + 1), examples, torch.zeros(4, 3).long(), NUM_ITEMS, KS)

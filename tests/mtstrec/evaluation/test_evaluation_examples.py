@@ -53,6 +53,8 @@ def test_select_keeps_rows_aligned():
     assert picked.targets.tolist() == [[6], [4]]
     assert picked.target_months.tolist() == ["2020-09", "2020-09"]
     assert len(examples.select(slice(1, 3))) == 2
+    masked = examples.select(torch.tensor([False, True, True]))
+    assert masked.targets.tolist() == [[5], [6]]
 
 
 def test_bad_tables_give_clear_errors():

@@ -22,9 +22,13 @@ def test_month_lookup_returns_exactly_that_month(month):
     assert np.array_equal(month_candidates(month, MONTHS), MONTHS[month])
 
 
+def test_month_lookup_sorts_and_deduplicates_a_given_pool():
+    assert month_candidates("2020-01", {"2020-01": np.array([9, 2, 9, 5])}).tolist() == [2, 5, 9]
+
+
 @pytest.mark.parametrize("month", ["2019-12", "2020-04", "2020-1"])
 def test_month_without_candidates_is_a_clear_error(month):
-    with pytest.raises(KeyError, match=f"no candidates/month={month}.parquet.*2020-01..2020-03"):
+    with pytest.raises(ValueError, match=f"no candidates/month={month}.parquet.*2020-01..2020-03"):
         month_candidates(month, MONTHS)
 
 
@@ -76,7 +80,7 @@ def test_a_months_negatives_do_not_depend_on_other_months():
 
 def test_missing_month_stops_sampling():
     _, histories, targets = make_examples(["2020-01"])
-    with pytest.raises(KeyError, match="2020-05"):
+    with pytest.raises(ValueError, match="2020-05"):
         sample_negatives(np.array(["2020-05"]), histories, targets, MONTHS, num_items=120, n=5, seed=0)
 
 
