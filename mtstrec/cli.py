@@ -72,10 +72,14 @@ def cmd_sequences(args: argparse.Namespace) -> None:
 
 
 def cmd_features(args: argparse.Namespace) -> None:
-    from tasks.features import extract_features
+    from tasks.features import extract_features, extract_price_features
 
     extra = [f"features.modalities={','.join(args.modalities)}"] if args.modalities else []
-    _print_summary(extract_features(_pipeline_config(args, extra), args.date))
+    cfg = _pipeline_config(args, extra)
+    summary = {"features": extract_features(cfg, args.date, shard=args.shard)}
+    if "price" in cfg.features.modalities and args.shard is None:
+        summary["price"] = extract_price_features(cfg, args.date)
+    _print_summary(summary)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -123,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("features", help="bronze items -> per-modality feature tables")
     _add_dataset_args(p)
     p.add_argument("--modalities", nargs="+", help="modalities to extract (default: config features.modalities)")
+    p.add_argument("--shard", type=int, help="extract one shard only (price is then skipped; default: all shards)")
     p.set_defaults(func=cmd_features)
 
     p = sub.add_parser("train", help="train MTSTRec on a dataset's sequences and features; writes a run directory")
