@@ -57,7 +57,7 @@ def _mark(outlet_events, asset: Asset, cfg, day) -> None:
 @dag(
     dag_id="mtstrec_pipeline",
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2020, 9, 1, tz="UTC"),
+    start_date=pendulum.datetime(2020, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     params=PARAMS,
@@ -119,7 +119,8 @@ def mtstrec_pipeline():
 
         return run_train(*_bound(params, logical_date))
 
-    @task(retries=1)
+    # Evaluation is deterministic compute on local files: a failure would fail again.
+    @task(retries=0)
     def evaluate(trained: dict) -> dict:
         from tasks.evaluate import evaluate as run_evaluate
 

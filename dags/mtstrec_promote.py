@@ -30,7 +30,7 @@ PARAMS = {
 @dag(
     dag_id="mtstrec_promote",
     schedule=None,
-    start_date=pendulum.datetime(2020, 9, 1, tz="UTC"),
+    start_date=pendulum.datetime(2020, 1, 1, tz="UTC"),
     catchup=False,
     params=PARAMS,
     tags=["mtstrec"],
