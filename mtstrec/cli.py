@@ -103,6 +103,12 @@ def cmd_recommend(args: argparse.Namespace) -> None:
     _print_summary({"history": history, "recommendations": top[0]})
 
 
+def cmd_promote(args: argparse.Namespace) -> None:
+    from tasks.promote import promote
+
+    _print_summary(promote(_pipeline_config(args), args.date, args.version, force=args.force))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtstrec", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -148,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, default=10, help="number of items to return (default 10)")
     p.add_argument("--include-seen", action="store_true", help="allow items already in the history")
     p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("promote", help="give a registered model version the champion alias if it beats the champion")
+    _add_dataset_args(p)
+    p.add_argument("--version", required=True, help="registered model version (registry.model_name)")
+    p.add_argument("--force", action="store_true", help="skip the gate (e.g. a rollback); the tags record it")
+    p.set_defaults(func=cmd_promote)
     return parser
 
 
