@@ -11,36 +11,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
 import polars as pl
+import pyarrow as pa
 from tqdm import tqdm
 
 from mtstrec.data.catalog import validate_catalog
+from mtstrec.data.events import duplicate_records, rejection_reasons, split_duplicates, validated_events
 from mtstrec.data.ingest_generic import read_generic_catalog, read_generic_events
 from mtstrec.data.ingest_hm import read_hm_catalog, read_hm_events
 from mtstrec.data.item_registry import extend_registry, index_map, read_registry, write_registry
 from mtstrec.data.quarantine import write_quarantine
 from mtstrec.data.raw_layout import RawCatalog, RawEvents
 from mtstrec.data.raw_tables import collect
-from mtstrec.data.validation import (
-    BAD_CHANNEL,
-    BAD_DATE,
-    BAD_ITEM_ID,
-    BAD_PRICE,
-    BAD_USER_ID,
-    DUPLICATE_ROW,
-    INVALID_UTF8,
-    MISSING_FIELD,
-    REASON,
-    UNKNOWN_ITEM,
-    blank,
-    first_failing_reason,
-    has_invalid_utf8,
-    parse_channel,
-    parse_date,
-    parse_positive_price,
-)
 from mtstrec.schemas import TRANSACTIONS
 from mtstrec.storage import Storage
 
@@ -51,8 +36,7 @@ LAYOUTS: dict[str, tuple[Callable[[Storage], RawEvents], Callable[[Storage], Raw
     "generic": (read_generic_events, read_generic_catalog),
 }
 TRANSACTIONS_DIR = "bronze/transactions"
-RAW_FIELDS = ["date", "user_id", "item_id", "price", "channel"]
-DEDUP_KEYS = ["date", "user_id", "item_id", "price", "channel"]
+WRITER_THREADS = 2
 
 
 def partition_file(day: date) -> str:
@@ -67,71 +51,18 @@ def date_window(logical_date: date | None, window_days: int) -> tuple[date | Non
     return start, logical_date
 
 
-def _in_window(start: date | None, end: date | None) -> pl.Expr:
-    day = pl.col("date_value")
-    inside = pl.lit(True)
-    if start is not None:
-        inside = inside & (day >= start)
-    if end is not None:
-        inside = inside & (day <= end)
-    return day.is_null() | inside
-
-
-def validated_events(events: RawEvents, catalog: pl.DataFrame, start: date | None, end: date | None) -> pl.LazyFrame:
-    """Typed events of the window with a `reason` (null = accepted) and the raw `record` of rejects."""
-    frame = events.frame.with_columns(
-        date_value=parse_date("date"),
-        price_value=parse_positive_price("price"),
-        channel_value=parse_channel("channel"),
-    ).filter(_in_window(start, end))
-    known = catalog.lazy().select("item_id", "sale_price", pl.lit(True).alias("in_catalog"))
-    frame = frame.join(known, on="item_id", how="left", maintain_order="left")
-    missing = [(blank(name), f"{MISSING_FIELD}: {name}") for name in ("date", "user_id", "item_id")]
-    if events.price_required:
-        missing.append((blank("price"), f"{MISSING_FIELD}: price"))
-    reason = first_failing_reason(
-        [
-            *missing,
-            (has_invalid_utf8(RAW_FIELDS), INVALID_UTF8),
-            (pl.col("date_value").is_null(), BAD_DATE),
-            (~pl.col("user_id").str.contains(events.user_id_pattern), BAD_USER_ID),
-            (~pl.col("item_id").str.contains(events.item_id_pattern), BAD_ITEM_ID),
-            (~blank("price") & pl.col("price_value").is_null(), BAD_PRICE),
-            (~blank("channel") & pl.col("channel_value").is_null(), BAD_CHANNEL),
-            (pl.col("in_catalog").is_null(), UNKNOWN_ITEM),
-        ]
-    )
-    return frame.with_columns(reason).select(
-        "line",
-        pl.col("date_value").alias("date"),
-        "user_id",
-        "item_id",
-        # The sale price paid; events without one take the item's price x (1 - discount).
-        pl.coalesce("price_value", "sale_price").alias("price"),
-        pl.col("channel_value").alias("channel"),
-        REASON,
-        pl.when(pl.col(REASON).is_not_null()).then(pl.struct(RAW_FIELDS).struct.json_encode()).alias("record"),
-    )
-
-
-def mark_duplicates(events: pl.DataFrame) -> pl.DataFrame:
-    """Sort by (date, user, line) and reject every accepted row that repeats an earlier one."""
-    events = events.sort("date", "user_id", "line", nulls_last=True)
-    accepted = pl.col(REASON).is_null()
-    repeat = accepted & ~pl.struct(DEDUP_KEYS).is_first_distinct().over(accepted)
-    return events.with_columns(
-        pl.when(repeat).then(pl.lit(DUPLICATE_ROW)).otherwise(pl.col(REASON)).alias(REASON),
-        pl.when(repeat).then(pl.struct(DEDUP_KEYS).struct.json_encode()).otherwise(pl.col("record")).alias("record"),
-    )
-
-
 def write_partitions(dataset: Storage, accepted: pl.DataFrame, start: date | None, end: date | None) -> tuple[int, int]:
-    """Write one partition per day; remove partitions of window days that now have no rows."""
-    by_day = accepted.partition_by("date", as_dict=True, maintain_order=True)
-    for (day,), rows in tqdm(sorted(by_day.items()), desc="bronze partitions", unit="day", leave=False):
-        table = rows.select(TRANSACTIONS.names).to_arrow().cast(TRANSACTIONS)
-        dataset.write_parquet(partition_file(day), table)
-    written = {day for (day,) in by_day}
+    """Write one partition per day of `accepted` (sorted by date, line); remove emptied window days."""
+    days = accepted.group_by("date", maintain_order=True).len()
+    offsets = [0, *days["len"].cum_sum().to_list()]
+
+    def write(position: int) -> None:
+        rows = accepted.slice(offsets[position], offsets[position + 1] - offsets[position])
+        dataset.write_parquet(partition_file(days["date"][position]), rows.to_arrow().cast(TRANSACTIONS))
+
+    with ThreadPoolExecutor(WRITER_THREADS) as pool:
+        list(tqdm(pool.map(write, range(days.height)), total=days.height, desc="bronze partitions", leave=False))
+    written = set(days["date"].to_list())
     removed = 0
     for name in dataset.list_dirs(TRANSACTIONS_DIR):
         day = date.fromisoformat(name.removeprefix("date="))
@@ -140,6 +71,20 @@ def write_partitions(dataset: Storage, accepted: pl.DataFrame, start: date | Non
             dataset.delete(f"{TRANSACTIONS_DIR}/{name}")
             removed += 1
     return len(written), removed
+
+
+def assign_item_indexes(
+    dataset: Storage, accepted: pl.DataFrame, catalog: pl.DataFrame
+) -> tuple[pl.DataFrame, pa.Table, int]:
+    """Register newly sold items and replace `catalog_row` by `item_index`; returns (rows, registry, new)."""
+    item_id_of_row = catalog["item_id"]
+    sold = accepted.group_by("catalog_row").agg(pl.col("date").min().alias("first_seen"))
+    sold = sold.select(pl.lit(item_id_of_row).gather(pl.col("catalog_row")).alias("item_id"), "first_seen")
+    registry, new_items = extend_registry(read_registry(dataset), sold, catalog)
+    write_registry(dataset, registry)
+    index_of_row = catalog.select("item_id").join(index_map(registry), on="item_id", how="left", maintain_order="left")
+    item_index = pl.lit(index_of_row["item_index"]).gather(pl.col("catalog_row")).alias("item_index")
+    return accepted.with_columns(item_index), registry, new_items
 
 
 def ingest_dataset(dataset: Storage, raw: Storage, layout: str, logical_date: date | None, window_days: int) -> dict:
@@ -151,31 +96,28 @@ def ingest_dataset(dataset: Storage, raw: Storage, layout: str, logical_date: da
     start, end = date_window(logical_date, window_days)
     events = read_events(raw)
     frame = collect(validated_events(events, catalog.items, start, end), events.source)
-    frame = mark_duplicates(frame)
-    accepted = frame.filter(pl.col(REASON).is_null())
-    rejected = frame.filter(pl.col(REASON).is_not_null())
+    rows_in = frame.height
+    rejected = rejection_reasons(frame.filter(pl.col("rejected")), events)
+    accepted = frame.filter(~pl.col("rejected")).select(
+        "line", "date", "user_id", "catalog_row", "price", "channel"
+    ).sort("date", "line")
+    del frame
+    accepted, repeats = split_duplicates(accepted)
 
-    sold = accepted.group_by("item_id").agg(pl.col("date").min().alias("first_seen"))
-    registry, new_items = extend_registry(read_registry(dataset), sold, catalog.items)
-    write_registry(dataset, registry)
-    accepted = accepted.join(index_map(registry), on="item_id", how="left", maintain_order="left")
-    written, removed = write_partitions(dataset, accepted, start, end)
+    accepted, registry, new_items = assign_item_indexes(dataset, accepted, catalog.items)
+    written, removed = write_partitions(dataset, accepted.select(TRANSACTIONS.names), start, end)
 
     run = logical_date.isoformat() if logical_date else "all"
-    tx_rejects = rejected.select("line", REASON, "record").with_columns(source_file=pl.lit(events.source))
-    by_reason = write_quarantine(
-        dataset,
-        "ingest",
-        run,
-        [tx_rejects.select("source_file", "line", REASON, "record"), catalog.quarantined],
-    )
+    duplicates = duplicate_records(repeats, catalog.items, events.source)
+    by_reason = write_quarantine(dataset, "ingest", run, [rejected, duplicates, catalog.quarantined])
+    quarantined = rejected.height + repeats.height
     summary = {
         "layout": layout,
         "logical_date": logical_date.isoformat() if logical_date else None,
         "window": [start.isoformat() if start else None, end.isoformat() if end else None],
-        "rows_in": frame.height,
+        "rows_in": rows_in,
         "rows_written": accepted.height,
-        "rows_quarantined": rejected.height,
+        "rows_quarantined": quarantined,
         "quarantined_by_reason": by_reason,
         "partitions_written": written,
         "partitions_removed": removed,
@@ -187,10 +129,10 @@ def ingest_dataset(dataset: Storage, raw: Storage, layout: str, logical_date: da
         "items_empty_description": sum(1 for d in registry["description"].to_pylist() if not d.strip()),
         "quarantine_file": dataset.uri(f"quarantine/ingest/{run}.parquet"),
     }
-    if summary["rows_in"] != summary["rows_written"] + summary["rows_quarantined"]:
+    if rows_in != accepted.height + quarantined:
         raise RuntimeError(f"ingest does not reconcile: {summary}")
     log.info(
         "ingested %s rows into %s partitions, quarantined %s %s; %s new items (%s in total)",
-        f"{accepted.height:,}", written, f"{rejected.height:,}", by_reason, new_items, registry.num_rows,
+        f"{accepted.height:,}", written, f"{quarantined:,}", by_reason, new_items, registry.num_rows,
     )
     return summary

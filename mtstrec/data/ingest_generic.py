@@ -25,10 +25,10 @@ def read_generic_events(raw: Storage) -> RawEvents:
     frame = scan_strings(raw, rel, ["user_id", "item_id", "timestamp"], optional=("price",))
     frame = frame.select(
         "line",
-        pl.col("timestamp").alias("date"),
+        pl.col("timestamp").str.strip_chars().alias("date"),
         pl.col("user_id").str.strip_chars(),
         pl.col("item_id").str.strip_chars(),
-        "price",
+        pl.col("price").str.strip_chars(),
         pl.lit(None, pl.String).alias("channel"),
     )
     return RawEvents(frame, raw.uri(rel), GENERIC_ID_PATTERN, GENERIC_ID_PATTERN, price_required=False)
@@ -45,7 +45,7 @@ def read_generic_catalog(raw: Storage) -> RawCatalog:
         pl.col("description").fill_null(""),
         attributes_expr({name: name for name in sorted(others)}),
         "image_path",
-        "price",
+        pl.col("price").str.strip_chars(),
         "discount",
     )
     catalog = collect(frame, raw.uri(rel))

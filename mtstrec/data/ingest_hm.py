@@ -30,9 +30,13 @@ ATTRIBUTE_COLUMNS = {
 
 
 def article_id(name: str) -> pl.Expr:
-    """The 10-digit article id; the leading zero that spreadsheets drop is restored."""
-    text = pl.col(name).str.strip_chars()
-    return pl.when(text.str.contains(r"^\d{9}$")).then(text.str.zfill(10)).otherwise(text)
+    """The 10-digit article id; the leading zero that spreadsheets drop is restored.
+
+    A 9-character id is zero-filled without checking its digits: an id that is not
+    10 digits afterwards matches no catalog row and is rejected with its reason.
+    """
+    text = pl.col(name)
+    return pl.when(text.str.len_bytes() == 9).then(text.str.zfill(10)).otherwise(text)
 
 
 def read_hm_events(raw: Storage) -> RawEvents:

@@ -24,29 +24,59 @@ class Examples:
     short_history_customers: int
 
 
-def build_examples(transactions: pl.LazyFrame, max_len: int, max_targets: int, min_len: int) -> Examples:
-    """Examples from bronze transactions (date, user_id, item_index) in chronological file order."""
-    tx = transactions.select("date", "user_id", "item_index").with_row_index("order")
-    tx = tx.with_columns(pl.col("date").max().over("user_id").alias("target_date"))
+def _per_customer(transactions: pl.LazyFrame, key: pl.Expr, max_len: int, max_targets: int) -> pl.DataFrame:
+    """One row per customer: user_id, target_date, targets, history (+ dates, full length).
+
+    Rows keep their order within a group (a polars guarantee), and the input is
+    in chronological file order, so `tail` keeps the latest history items.
+    `ids_differ` is true where one key holds two user ids (a hash collision).
+    """
+    tx = transactions.select("date", "user_id", "item_index").with_columns(key.alias("customer_key"))
+    tx = tx.with_columns(pl.col("date").max().over("customer_key").alias("target_date"))
     history = (
         tx.filter(pl.col("date") < pl.col("target_date"))
-        .group_by("user_id")
+        .group_by("customer_key")
         .agg(
-            pl.col("item_index").sort_by("order").tail(max_len).alias("history"),
-            pl.col("date").sort_by("order").tail(max_len).alias("history_dates"),
+            pl.col("item_index").tail(max_len).alias("history"),
+            pl.col("date").tail(max_len).alias("history_dates"),
             pl.len().alias("history_length"),
+            pl.col("user_id").min().alias("history_id_min"),
+            pl.col("user_id").max().alias("history_id_max"),
         )
     )
     targets = (
         tx.filter(pl.col("date") == pl.col("target_date"))
-        .group_by("user_id")
+        .group_by("customer_key")
         .agg(
+            pl.col("user_id").min(),
+            pl.col("user_id").max().alias("target_id_max"),
             pl.col("target_date").first(),
-            pl.col("item_index").sort_by("order").unique(maintain_order=True).head(max_targets).alias("targets"),
+            pl.col("item_index").unique(maintain_order=True).head(max_targets).alias("targets"),
         )
     )
-    per_customer = targets.join(history, on="user_id", how="left").collect(engine="streaming")
-    length = pl.col("history_length").fill_null(0)
+    ids_differ = (
+        (pl.col("user_id") != pl.col("target_id_max"))
+        | (pl.col("history_id_min") != pl.col("history_id_max")).fill_null(False)
+        | (pl.col("history_id_min") != pl.col("user_id")).fill_null(False)
+    )
+    return (
+        targets.join(history, on="customer_key", how="left")
+        .with_columns(pl.col("history_length").fill_null(0), ids_differ.alias("ids_differ"))
+        .collect()
+    )
+
+
+def build_examples(transactions: pl.LazyFrame, max_len: int, max_targets: int, min_len: int) -> Examples:
+    """Examples from bronze transactions (date, user_id, item_index) in chronological file order.
+
+    Customers are grouped by a 64-bit hash of the id, which is much faster than
+    grouping 64-character strings; a group holding two ids (a hash collision) is
+    detected exactly and the step then regroups by the id itself.
+    """
+    per_customer = _per_customer(transactions, pl.col("user_id").hash(), max_len, max_targets)
+    if per_customer["ids_differ"].any():
+        per_customer = _per_customer(transactions, pl.col("user_id"), max_len, max_targets)
+    length = pl.col("history_length")
     counts = per_customer.select(
         pl.len().alias("customers"),
         (length == 0).sum().alias("single_day"),

@@ -49,7 +49,7 @@ def run_checks(suite: str, tables: dict[str, pa.Table], params: dict[str, object
         for path in check_files(suite):
             sql = path.read_text(encoding="utf-8")
             used = {key: params[key] for key in set(re.findall(r"\$(\w+)", sql))}
-            offending = con.execute(sql, used).to_arrow_table()
+            offending = con.sql(sql, params=used or None).to_arrow_table()
             if offending.num_rows:
                 raise DataQualityError(path.stem, offending)
             passed.append(path.stem)
