@@ -99,7 +99,7 @@ class MTSTRec(nn.Module):
         unique, inverse = torch.unique(histories, return_inverse=True)  # (U,), (B, L)
         valid = torch.cat([histories != 0, histories.new_ones(batch, 1, dtype=torch.bool)], dim=1)  # (B, S)
         x = {
-            m: encoder.embed_sequence(encoder.input(unique, store)[inverse])  # (B, S, d)
+            m: encoder.embed_sequence(F.embedding(inverse, encoder.input(unique, store)))  # (B, S, d)
             for m, encoder in self.encoders.items()
         }
         if self.fuses:

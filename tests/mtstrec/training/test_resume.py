@@ -1,0 +1,45 @@
+import json
+
+import pytest
+import torch
+
+from mtstrec.training.run import COMPLETE_MARKER, train_run
+from tests.mtstrec.model_configs import small_config
+
+# Dropout on, so that the restored RNG state matters too.
+WITH_DROPOUT = ["model.attn_dropout=0.1", "model.encoders.id.hidden_dropout=0.2"]
+
+
+def weights(run_dir):
+    return torch.load(run_dir / "checkpoint.pt", weights_only=True)["model"]
+
+
+def test_two_epochs_equal_one_epoch_resume_one_epoch(synthetic_root, tmp_path):
+    straight = tmp_path / "straight"
+    train_run(small_config(synthetic_root, "planted", "train.epochs=2", *WITH_DROPOUT), straight)
+
+    resumed = tmp_path / "resumed"
+    train_run(small_config(synthetic_root, "planted", "train.epochs=1", *WITH_DROPOUT), resumed)
+    assert json.loads((resumed / "history.json").read_text())[-1]["epoch"] == 1
+    train_run(small_config(synthetic_root, "planted", "train.epochs=2", *WITH_DROPOUT), resumed, resume=True)
+
+    a, b = weights(straight), weights(resumed)
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    history_a = json.loads((straight / "history.json").read_text())
+    history_b = json.loads((resumed / "history.json").read_text())
+    assert [h["train_loss"] for h in history_a] == [h["train_loss"] for h in history_b]
+    assert (resumed / COMPLETE_MARKER).exists()
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(synthetic_root, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"checkpoint\.pt"):
+        train_run(small_config(synthetic_root, "planted", "train.epochs=1"), tmp_path / "none", resume=True)
+
+
+def test_same_seed_gives_the_same_weights(synthetic_root, tmp_path):
+    for name in ("a", "b"):
+        train_run(small_config(synthetic_root, "planted", "train.epochs=1", *WITH_DROPOUT), tmp_path / name)
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
