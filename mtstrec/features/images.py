@@ -167,5 +167,5 @@ def image_loader(
         collate_fn=collate_images,
         pin_memory=pin_memory,
         persistent_workers=False,
-        prefetch_factor=4 if workers > 0 else None,
+        prefetch_factor=2 if workers > 0 else None,
     )

@@ -9,10 +9,11 @@ and grid = 16), so the vector has len(layers) * grid**2 values.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.feature_extraction import create_feature_extractor
 
 
 def gram_matrix(feature_map: torch.Tensor) -> torch.Tensor:
@@ -32,18 +33,48 @@ def gram_style_vector(feature_maps: list[torch.Tensor], grid: int) -> torch.Tens
     return torch.cat(parts, dim=1)
 
 
+class _EarlyMapsReadyError(Exception):
+    """Raised by the last hook: the rest of the CNN is not needed."""
+
+
 class GramStyleEncoder(nn.Module):
-    """A CNN truncated after the named layers, followed by the Gram recipe."""
+    """Any CNN, read at the named modules by forward hooks, followed by the Gram recipe.
+
+    Hooks work on every architecture (FX tracing fails on models with data-dependent control
+    flow, e.g. timm's VGG head), and the forward pass stops once the last needed map exists.
+    """
 
     def __init__(self, cnn: nn.Module, layers: list[str], grid: int) -> None:
         super().__init__()
+        self.cnn = cnn
         self.layers = list(layers)
         self.grid = grid
-        self.trunk = create_feature_extractor(cnn, return_nodes={name: name for name in self.layers})
+        modules = dict(cnn.named_modules())
+        unknown = [name for name in self.layers if name not in modules]
+        if unknown:
+            raise ValueError(f"features.style.layers: no module {unknown} in the CNN; early modules are "
+                             f"{[n for n in modules if n][:12]}")
+        self._modules_by_name = {name: modules[name] for name in self.layers}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) normalised images -> (B, len(layers) * grid**2) float32."""
-        maps = self.trunk(images)
+        maps: dict[str, torch.Tensor] = {}
+
+        def keep(name: str):
+            def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+                maps[name] = output
+                if len(maps) == len(self.layers):
+                    raise _EarlyMapsReadyError
+
+            return hook
+
+        handles = [module.register_forward_hook(keep(name)) for name, module in self._modules_by_name.items()]
+        try:
+            with contextlib.suppress(_EarlyMapsReadyError):
+                self.cnn(images)
+        finally:
+            for handle in handles:
+                handle.remove()
         # The Gram products run in float32 even under autocast: bf16 sums of H*W products lose the style signal.
         with torch.autocast(device_type=images.device.type, enabled=False):
             return gram_style_vector([maps[name] for name in self.layers], self.grid)

@@ -59,3 +59,13 @@ def test_encoder_reads_the_named_layers_of_any_cnn():
     expected = gram_style_vector([cnn.conv1(images), cnn.conv2(cnn.conv1(images))], grid=4)
     torch.testing.assert_close(encoder(images), expected)
     assert encoder(images).shape == (3, 32)
+
+
+def test_encoder_stops_after_the_last_needed_layer():
+    class _Unreachable(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise AssertionError("the head must not run")
+
+    cnn = _TwoConvs().eval()
+    cnn.head = _Unreachable()
+    assert GramStyleEncoder(cnn, ["conv1", "conv2"], grid=4)(torch.rand(1, 3, 8, 8)).shape == (1, 32)
