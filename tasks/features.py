@@ -32,7 +32,10 @@ def _dataset(cfg: PipelineConfig) -> Storage:
 
 
 def plan_shards(cfg: PipelineConfig, logical_date: dt.date | None) -> list[int]:
-    """Ids of the shards that hold at least one item of bronze/items."""
+    """Ids of the shards that hold at least one item of bronze/items; [] when no image or text modality
+    is configured (price runs as its own step)."""
+    if not any(m in IMAGE_MODALITIES + TEXT_MODALITIES for m in cfg.features.modalities):
+        return []
     index = load_items(_dataset(cfg), columns=["item_index"])["item_index"].to_numpy()
     return sorted(int(s) for s in np.unique(shard_of(index, cfg.features.shard_size)))
 

@@ -31,6 +31,7 @@ def test_plan_shards_covers_item_index_ranges(shop):
     root, raw = shop
     assert plan_shards(fast_config(root, raw), None) == [0, 1]
     assert plan_shards(fast_config(root, raw, shard_size=2), None) == [0, 1, 2]
+    assert plan_shards(fast_config(root, raw, modalities=["price"]), None) == []
 
 
 def test_extract_features_writes_one_row_per_item_with_metadata(shop):
