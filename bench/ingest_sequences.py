@@ -134,7 +134,8 @@ def run(raw: Path, root: Path) -> None:
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # ru_maxrss is in KiB on Linux
     print(json.dumps({
         "wall_s": round(total_s, 1), "ingest_s": round(ingest_s, 1), "sequences_s": round(total_s - ingest_s, 1),
-        "cpu_s": round(cpu_s, 1), "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2),
+        "cpu_s": round(cpu_s, 1),
+        "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2),
         "peak_rss_gib": round(peak_gib, 2), "rows_in": ingested["rows_in"], "rows_written": ingested["rows_written"],
         "rows_quarantined": ingested["rows_quarantined"], "items": ingested["items_total"],
         "partitions": ingested["partitions_written"], "examples": built["counts"],
