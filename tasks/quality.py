@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-import pyarrow as pa
-
 from mtstrec.config import PipelineConfig
-from mtstrec.data.bronze import scan_transactions
+from mtstrec.data.bronze import partition_dates, scan_transactions
 from mtstrec.data.ingest import date_window
 from mtstrec.data.item_registry import read_registry
 from mtstrec.data.sql_checks import run_checks
@@ -22,7 +20,10 @@ def check_bronze(cfg: PipelineConfig, logical_date: date | None) -> dict:
     """
     dataset = Storage(cfg.root).child(cfg.dataset)
     start, end = date_window(logical_date, cfg.ingest.window_days)
-    transactions: pa.Table = scan_transactions(dataset, start, end).collect().to_arrow().cast(TRANSACTIONS)
+    if partition_dates(dataset, start, end):
+        transactions = scan_transactions(dataset, start, end).collect().to_arrow().cast(TRANSACTIONS)
+    else:  # a day without sales is not a quality failure
+        transactions = TRANSACTIONS.empty_table()
     items = read_registry(dataset)
     checks = run_checks("quality", {"transactions": transactions, "items": items})
     return {

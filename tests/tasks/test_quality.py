@@ -66,3 +66,9 @@ def test_non_positive_price_fails_with_the_check_name(ingested, tmp_path):
     cfg = tampered(ingested, tmp_path, pl.lit(-1.0), "price")
     with pytest.raises(DataQualityError, match=r"transactions_price_positive.*'price': -1\.0"):
         check_bronze(cfg, date(2020, 3, 1))
+
+
+def test_a_window_without_sales_checks_the_items_only(ingested):
+    cfg = PipelineConfig(root=ingested.root, dataset=ingested.dataset, ingest=IngestConfig(window_days=1))
+    summary = check_bronze(cfg, date(2021, 1, 1))
+    assert summary["transactions_checked"] == 0 and summary["items_checked"] > 0

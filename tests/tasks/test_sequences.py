@@ -148,3 +148,24 @@ def test_a_failing_check_names_the_check_and_the_rows(tmp_path, golden_raw):
     with pytest.raises(DataQualityError, match=r"'item_indexes_known' failed: 1 offending row\(s\).*'item_index': 6"):
         build_sequences(cfg, None)
     assert not (tmp_path / "root" / "golden" / "sequences" / "split.json").exists()
+
+
+def test_generic_parquet_with_typed_columns_ingests_like_the_csv(tmp_path, golden_raw):
+    parquet_raw = tmp_path / "parquet_raw"
+    shutil.copytree(golden_raw, parquet_raw)
+    events = pl.read_csv(golden_raw / "events.csv", infer_schema=False)
+    typed = events.with_columns(
+        pl.col("timestamp").str.slice(0, 10).str.to_date(strict=False)
+        .fill_null(pl.date(2020, 1, 20))  # the epoch-seconds row
+        .cast(pl.Datetime("us")),
+        pl.col("price").cast(pl.Float64),
+    )
+    (parquet_raw / "events.csv").unlink()
+    typed.write_parquet(parquet_raw / "events.parquet")
+    csv_cfg = golden_config(tmp_path / "csv", golden_raw, val_start="2020-02-15", test_start="2020-03-10")
+    parquet_cfg = golden_config(tmp_path / "pq", parquet_raw, val_start="2020-02-15", test_start="2020-03-10")
+    for cfg in (csv_cfg, parquet_cfg):
+        ingest(cfg, None)
+        build_sequences(cfg, None)
+    for split in ("train", "val", "test"):
+        assert read_split(tmp_path / "pq", split) == read_split(tmp_path / "csv", split)
