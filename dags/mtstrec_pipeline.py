@@ -148,8 +148,8 @@ def mtstrec_pipeline():
     price = extract_price_features()
     trained = train()
     evaluation = evaluate(trained)
-    registered = register(trained, evaluation, {"ingest": ingested, "quality": checked, "sequences": sequences,
-                                                "price": price})
+    steps = {"ingest": ingested, "quality": checked, "sequences": sequences, "price": price, "train": trained}
+    registered = register(trained, evaluation, steps)
     ingested >> checked >> [shards, sequences]
     [features, sequences] >> price >> trained
     promote(registered)

@@ -6,13 +6,15 @@ crippled test run needs params only and the DAG file holds no logic.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from mtstrec.config import MODALITIES, PipelineConfig
-from mtstrec.config_loading import load_config
+from mtstrec.config_loading import ConfigError, load_config
 from mtstrec.features.config import FEATURE_MODALITIES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +60,24 @@ def param_overrides(params: Mapping[str, Any]) -> list[str]:
     return overrides
 
 
+def deployment_overrides() -> list[str]:
+    """`key=value` overrides every run of this deployment gets, from `MTSTREC_OVERRIDES` (a JSON list).
+
+    For settings of the installation rather than of a run, e.g. `["train.runs_dir=/opt/mtstrec/runs"]`.
+    """
+    text = os.environ.get("MTSTREC_OVERRIDES", "").strip()
+    if not text:
+        return []
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError:
+        overrides = None
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise ConfigError(f"MTSTREC_OVERRIDES must be a JSON list of 'key=value' strings, got {text!r}")
+    return overrides
+
+
 def config_from_params(params: Mapping[str, Any]) -> PipelineConfig:
-    """Defaults, then the config file named by `params["config"]`, then the params, then `params["overrides"]`."""
-    return load_config(PipelineConfig, resolve_config_path(params.get("config") or ""), param_overrides(params))
+    """Defaults, the config file `params["config"]`, `MTSTREC_OVERRIDES`, the params, then `params["overrides"]`."""
+    overrides = deployment_overrides() + param_overrides(params)
+    return load_config(PipelineConfig, resolve_config_path(params.get("config") or ""), overrides)
