@@ -66,8 +66,8 @@ class PromptConfig:
     view_source: str = "templates"  # a name registered in mtstrec.features.text_views
     # Python format strings over `title`, `description` and the item's attribute keys; K = len(templates).
     templates: list[str] = field(default_factory=_default_templates)
+    # Its `tag` names the output directory under features/prompt/.
     text: TextEncoderConfig = field(default_factory=TextEncoderConfig)
-    tag: str = ""
 
 
 @dataclass

@@ -21,14 +21,13 @@ import pyarrow as pa
 import torch
 from tqdm import tqdm
 
-from mtstrec.features.config import EMBEDDED, FeatureConfig, TextEncoderConfig
+from mtstrec.features.config import EMBEDDED, FeatureConfig, ImageEncoderConfig, StyleConfig, TextEncoderConfig
 from mtstrec.features.encoders import (
     ImageEncoder,
     TextEncoder,
     build_image_encoder,
     build_style_encoder,
     build_text_encoder,
-    resolve_weights,
 )
 from mtstrec.features.images import ImageLimits, image_loader, resolve_image_path
 from mtstrec.features.text_views import build_view_source, item_text
@@ -112,23 +111,19 @@ class FeatureExtractor:
         self._image_encoders: dict[str, ImageEncoder] = {}
         self._text_encoders: dict[str, TextEncoder] = {}
 
-    def _section(self, modality: str) -> tuple[object, str, str, str]:
-        """(config section, encoder kind, arch, weights) of one modality."""
-        section = self.cfg.prompt.text if modality == "prompt" else getattr(self.cfg, modality)
-        encoder = "timm" if modality == "style" else section.encoder
-        return section, encoder, section.arch, section.weights
+    def _section(self, modality: str) -> StyleConfig | ImageEncoderConfig | TextEncoderConfig:
+        """The config of one modality's encoder."""
+        return self.cfg.prompt.text if modality == "prompt" else getattr(self.cfg, modality)
 
     def tag(self, modality: str) -> str:
-        section, _, arch, weights = self._section(modality)
-        explicit = self.cfg.prompt.tag if modality == "prompt" else section.tag
+        section = self._section(modality)
         suffix = {"style": "-gram", "prompt": f"-k{len(self.cfg.prompt.templates)}"}.get(modality, "")
-        return explicit or f"{arch}-{_weights_label(weights)}{suffix}"
+        return section.tag or f"{section.arch}-{_weights_label(section.weights)}{suffix}"
 
     def settings_json(self, modality: str) -> str:
         """Everything that shapes a modality's values; a resumed part must have been made with the same."""
-        section, encoder, arch, weights = self._section(modality)
-        settings = {"config": dataclasses.asdict(section), "weights_source": resolve_weights(
-            encoder, arch, weights, f"features.{'prompt.text' if modality == 'prompt' else modality}.weights").source}
+        # The weights as configured, not their resolved path: a package installed elsewhere is the same weights.
+        settings = {"config": dataclasses.asdict(self._section(modality))}
         if modality in IMAGE_MODALITIES:
             settings["image_size"] = self.cfg.image_size
         if modality == "prompt":

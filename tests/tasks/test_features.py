@@ -97,7 +97,7 @@ def test_resume_refuses_parts_made_with_other_settings(shop):
     extract_features(fast_config(root, raw, modalities=["prompt"]), None)
     from mtstrec.features.config import PromptConfig
 
-    changed = PromptConfig(templates=["{colour}", "{title}"], tag="all-MiniLM-L6-v2-embedded-k2")
+    changed = PromptConfig(templates=["{colour}", "{title}"])
     with pytest.raises(ValueError, match="other encoder settings"):
         extract_features(fast_config(root, raw, modalities=["prompt"], prompt=changed), None)
 
