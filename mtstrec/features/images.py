@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps
 from torch.utils.data import DataLoader, Dataset
 
-from mtstrec.storage import Storage
+from mtstrec.storage import Storage, s3_endpoint
 
 # A truncated file is an error, never a silently grey-padded image.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -47,15 +47,16 @@ def resolve_image_path(image_path: str | None, raw_root: str) -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _bucket_storage(scheme: str, bucket: str) -> Storage:
-    return Storage(f"{scheme}://{bucket}")
+def _bucket_storage(bucket: str, endpoint: str | None) -> Storage:
+    """One S3 client per bucket and endpoint (the endpoint is part of the key: it comes from the environment)."""
+    return Storage(f"s3://{bucket}")
 
 
 def read_image_bytes(path: str) -> bytes:
     """Bytes of a local path, a file:// URI or an s3:// URI (one client per bucket and process)."""
     parsed = urlparse(path)
     if parsed.scheme == "s3":
-        return _bucket_storage(parsed.scheme, parsed.netloc).read_bytes(parsed.path.lstrip("/"))
+        return _bucket_storage(parsed.netloc, s3_endpoint()).read_bytes(parsed.path.lstrip("/"))
     local = parsed.path if parsed.scheme == "file" else path
     with open(local, "rb") as handle:
         return handle.read()
