@@ -1,0 +1,65 @@
+"""`recommend` latency: top-10 over a 100,000-item catalog for one history, p50 and p99 on CPU.
+
+The model has the paper's configuration (id, style 512-d, text + 5 prompt views of
+4096-d, price; d = 512). The item matrix is computed once when the Recommender is
+built; each call encodes one history and ranks the whole catalog. Run by hand:
+
+    .venv/bin/python -m bench.recommend_latency
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from bench.train_throughput import synthetic_store
+from mtstrec.config import ModelConfig
+from mtstrec.inference import Recommender
+from mtstrec.model import MTSTRec
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--text-dim", type=int, default=4096, help="text and prompt-view feature width")
+    parser.add_argument("--d-model", type=int, default=512, help="model width (the paper's is 512)")
+    parser.add_argument("--blocks", type=int, default=0, help="blocks per modality; 0 keeps the paper's")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    store = synthetic_store(args.items, text_dim=args.text_dim, views=5, style_dim=512, seed=0)
+    config = ModelConfig(modalities=["id", "style", "text", "prompt", "price"], d_model=args.d_model)
+    for encoder in config.encoders.values():
+        encoder.blocks = args.blocks or encoder.blocks
+        encoder.ffn = min(encoder.ffn, 4 * args.d_model)
+    model = MTSTRec(config, args.items, store.shapes())
+    started = time.perf_counter()
+    recommender = Recommender(model, store, torch.device("cpu"))
+    build_s = time.perf_counter() - started
+
+    gen = torch.Generator().manual_seed(1)
+    histories = [torch.randint(1, args.items + 1, (int(n),), generator=gen).tolist()
+                 for n in torch.randint(3, 21, (args.calls + 10,), generator=gen)]
+    for history in histories[:10]:
+        recommender.recommend([history], k=10)
+    latencies = []
+    for history in histories[10:]:
+        started = time.perf_counter()
+        recommender.recommend([history], k=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    print(f"d_model {args.d_model}, {sum(p.numel() for p in model.parameters()):,} parameters; "
+          f"catalog {args.items:,} items, item matrix {tuple(recommender.scorer.item_matrix.shape)} "
+          f"built in {build_s:.1f} s, threads {args.threads}")
+    print(f"recommend top-10, {args.calls} calls: p50 {statistics.median(latencies):.1f} ms, p99 {p99:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
