@@ -60,7 +60,8 @@ def validated_events(events: RawEvents, catalog: pl.DataFrame, start: date | Non
 
     Columns: line, date, user_id, catalog_row (row of `catalog`), price (the sale
     price paid; events without one take the item's price x (1 - discount)),
-    channel, rejected, and raw_date/raw_item_id/raw_price/raw_channel (null when accepted).
+    channel, rejected, raw_date/raw_item_id/raw_price/raw_channel (null when
+    accepted), row_hash (of the dedup keys) and order_key (date, then line).
     """
     known = catalog.lazy().select(
         "item_id", pl.int_range(pl.len(), dtype=pl.Int32).alias("catalog_row"), "sale_price"
@@ -77,7 +78,7 @@ def validated_events(events: RawEvents, catalog: pl.DataFrame, start: date | Non
         & (pl.col("channel_value").is_not_null() | blank("channel"))
     )
     rejected = pl.col("rejected")
-    return frame.with_columns((~good).alias("rejected")).select(
+    typed = frame.with_columns((~good).alias("rejected")).select(
         "line",
         pl.col("date_value").alias("date"),
         "user_id",
@@ -86,6 +87,11 @@ def validated_events(events: RawEvents, catalog: pl.DataFrame, start: date | Non
         pl.col("channel_value").alias("channel"),
         "rejected",
         *[pl.when(rejected).then(pl.col(name)).alias(f"raw_{name}") for name in RAW_KEPT],
+    )
+    # Computed here, in the parallel streaming pass: the dedup pre-filter and one integer sort key.
+    return typed.with_columns(
+        pl.struct(DEDUP_KEYS).hash().alias("row_hash"),
+        (pl.col("date").cast(pl.Int64) * 2**32 + pl.col("line")).alias("order_key"),
     )
 
 
@@ -126,9 +132,10 @@ def rejection_reasons(rejected: pl.DataFrame, events: RawEvents) -> pl.DataFrame
 def split_duplicates(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(first occurrences, later repeats) of rows equal on date, user, item, price and channel.
 
-    `accepted` must be in line order within each day; the first line of each group is kept.
+    `accepted` must be in line order within each day and carry `row_hash`; the
+    first line of each group is kept.
     """
-    shared_hash = pl.struct(DEDUP_KEYS).hash().is_duplicated()
+    shared_hash = pl.col("row_hash").is_duplicated()
     suspects = accepted.filter(shared_hash)
     repeats = suspects.filter(~pl.struct(DEDUP_KEYS).is_first_distinct())
     if repeats.is_empty():

@@ -99,9 +99,11 @@ def ingest_dataset(dataset: Storage, raw: Storage, layout: str, logical_date: da
     rows_in = frame.height
     rejected = rejection_reasons(frame.filter(pl.col("rejected")), events)
     accepted = frame.filter(~pl.col("rejected")).select(
-        "line", "date", "user_id", "catalog_row", "price", "channel"
-    ).sort("date", "line")
+        "line", "date", "user_id", "catalog_row", "price", "channel", "row_hash", "order_key"
+    )
     del frame
+    if not accepted["order_key"].is_sorted():  # H&M's file is already in date order
+        accepted = accepted.sort("order_key")
     accepted, repeats = split_duplicates(accepted)
 
     accepted, registry, new_items = assign_item_indexes(dataset, accepted, catalog.items)
