@@ -90,3 +90,14 @@ def test_cli_sample_data(tmp_path, capsys):
     assert main(["sample-data", "--preset", "tiny", "--out", str(tmp_path / "s"), "--seed", "3"]) == 0
     assert '"preset": "tiny"' in capsys.readouterr().out
     assert (tmp_path / "s" / "transactions_train.csv").exists()
+
+
+def test_cli_runs_sample_ingest_and_sequences(tmp_path, capsys):
+    raw, root = str(tmp_path / "raw"), str(tmp_path / "lake")
+    assert main(["sample-data", "--out", raw]) == 0
+    assert main(["ingest", "--root", root, "--dataset", "tiny", "--raw", raw, "--layout", "hm"]) == 0
+    assert main(["sequences", "--root", root, "--dataset", "tiny"]) == 0
+    printed = capsys.readouterr().out
+    assert '"rows_quarantined"' in printed and '"val_start"' in printed
+    assert (tmp_path / "lake" / "tiny" / "sequences" / "split.json").exists()
+    assert main(["ingest", "--root", root, "--dataset", "tiny", "--raw", str(tmp_path / "none")]) == 2
