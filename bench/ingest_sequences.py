@@ -109,7 +109,7 @@ def run(raw: Path, root: Path) -> None:
         ("validate_catalog", "ingest: read + validate articles"),
         ("collect", "ingest: read CSV + parse + validate + join catalog"),
         ("rejection_reasons", "ingest: reasons of rejected rows"),
-        ("split_duplicates", "ingest: dedup"),
+        ("find_repeats", "ingest: dedup"),
         ("assign_item_indexes", "ingest: item registry + indexes"),
         ("write_partitions", "ingest: write day partitions"),
         ("write_quarantine", "ingest: write quarantine"),

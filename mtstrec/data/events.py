@@ -129,18 +129,15 @@ def rejection_reasons(rejected: pl.DataFrame, events: RawEvents) -> pl.DataFrame
     )
 
 
-def split_duplicates(accepted: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(first occurrences, later repeats) of rows equal on date, user, item, price and channel.
+def find_repeats(accepted: pl.DataFrame) -> pl.DataFrame:
+    """Rows equal to an earlier row on date, user, item, price and channel.
 
     `accepted` must be in line order within each day and carry `row_hash`; the
-    first line of each group is kept.
+    first line of each group is the one kept. Only rows that share a hash are
+    compared exactly, so the cost is one pass over a u64 column.
     """
-    shared_hash = pl.col("row_hash").is_duplicated()
-    suspects = accepted.filter(shared_hash)
-    repeats = suspects.filter(~pl.struct(DEDUP_KEYS).is_first_distinct())
-    if repeats.is_empty():
-        return accepted, repeats
-    return accepted.filter(~pl.col("line").is_in(repeats["line"].implode())), repeats
+    suspects = accepted.filter(pl.col("row_hash").is_duplicated())
+    return suspects.filter(~pl.struct(DEDUP_KEYS).is_first_distinct())
 
 
 def duplicate_records(repeats: pl.DataFrame, catalog: pl.DataFrame, source: str) -> pl.DataFrame:

@@ -19,7 +19,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from mtstrec.data.catalog import validate_catalog
-from mtstrec.data.events import duplicate_records, rejection_reasons, split_duplicates, validated_events
+from mtstrec.data.events import duplicate_records, find_repeats, rejection_reasons, validated_events
 from mtstrec.data.ingest_generic import read_generic_catalog, read_generic_events
 from mtstrec.data.ingest_hm import read_hm_catalog, read_hm_events
 from mtstrec.data.item_registry import extend_registry, index_map, read_registry, write_registry
@@ -51,14 +51,19 @@ def date_window(logical_date: date | None, window_days: int) -> tuple[date | Non
     return start, logical_date
 
 
-def write_partitions(dataset: Storage, accepted: pl.DataFrame, start: date | None, end: date | None) -> tuple[int, int]:
-    """Write one partition per day of `accepted` (sorted by date, line); remove emptied window days."""
-    days = accepted.group_by("date", maintain_order=True).len()
+def write_partitions(dataset: Storage, rows: pl.DataFrame, start: date | None, end: date | None) -> tuple[int, int]:
+    """Write one partition per day; remove partitions of window days that now have no rows.
+
+    `rows` is sorted by (date, line) and has a `keep` flag: dropping rows per day
+    slice, not up front, avoids copying the whole frame.
+    """
+    days = rows.group_by("date", maintain_order=True).len()
     offsets = [0, *days["len"].cum_sum().to_list()]
 
     def write(position: int) -> None:
-        rows = accepted.slice(offsets[position], offsets[position + 1] - offsets[position])
-        dataset.write_parquet(partition_file(days["date"][position]), rows.to_arrow().cast(TRANSACTIONS))
+        day = rows.slice(offsets[position], offsets[position + 1] - offsets[position]).filter(pl.col("keep"))
+        table = day.select(TRANSACTIONS.names).to_arrow().cast(TRANSACTIONS)
+        dataset.write_parquet(partition_file(days["date"][position]), table)
 
     with ThreadPoolExecutor(WRITER_THREADS) as pool:
         list(tqdm(pool.map(write, range(days.height)), total=days.height, desc="bronze partitions", leave=False))
@@ -98,16 +103,18 @@ def ingest_dataset(dataset: Storage, raw: Storage, layout: str, logical_date: da
     frame = collect(validated_events(events, catalog.items, start, end), events.source)
     rows_in = frame.height
     rejected = rejection_reasons(frame.filter(pl.col("rejected")), events)
-    accepted = frame.filter(~pl.col("rejected")).select(
-        "line", "date", "user_id", "catalog_row", "price", "channel", "row_hash", "order_key"
-    )
+    columns = ["line", "date", "user_id", "catalog_row", "price", "channel", "row_hash", "order_key"]
+    # Filtering copies every column; clean input (the common case) skips it.
+    accepted = frame.filter(~pl.col("rejected")).select(columns) if rejected.height else frame.select(columns)
     del frame
     if not accepted["order_key"].is_sorted():  # H&M's file is already in date order
         accepted = accepted.sort("order_key")
-    accepted, repeats = split_duplicates(accepted)
+    repeats = find_repeats(accepted)
+    accepted = accepted.with_columns(~pl.col("line").is_in(repeats["line"].implode()).alias("keep"))
 
+    # Repeats equal kept rows on date and item, so they do not change first_seen.
     accepted, registry, new_items = assign_item_indexes(dataset, accepted, catalog.items)
-    written, removed = write_partitions(dataset, accepted.select(TRANSACTIONS.names), start, end)
+    written, removed = write_partitions(dataset, accepted, start, end)
 
     run = logical_date.isoformat() if logical_date else "all"
     duplicates = duplicate_records(repeats, catalog.items, events.source)
@@ -118,7 +125,7 @@ def ingest_dataset(dataset: Storage, raw: Storage, layout: str, logical_date: da
         "logical_date": logical_date.isoformat() if logical_date else None,
         "window": [start.isoformat() if start else None, end.isoformat() if end else None],
         "rows_in": rows_in,
-        "rows_written": accepted.height,
+        "rows_written": accepted.height - repeats.height,
         "rows_quarantined": quarantined,
         "quarantined_by_reason": by_reason,
         "partitions_written": written,
@@ -131,10 +138,10 @@ def ingest_dataset(dataset: Storage, raw: Storage, layout: str, logical_date: da
         "items_empty_description": sum(1 for d in registry["description"].to_pylist() if not d.strip()),
         "quarantine_file": dataset.uri(f"quarantine/ingest/{run}.parquet"),
     }
-    if rows_in != accepted.height + quarantined:
+    if rows_in != summary["rows_written"] + quarantined:
         raise RuntimeError(f"ingest does not reconcile: {summary}")
     log.info(
         "ingested %s rows into %s partitions, quarantined %s %s; %s new items (%s in total)",
-        f"{accepted.height:,}", written, f"{quarantined:,}", by_reason, new_items, registry.num_rows,
+        f"{summary['rows_written']:,}", written, f"{quarantined:,}", by_reason, new_items, registry.num_rows,
     )
     return summary
