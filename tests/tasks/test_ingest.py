@@ -254,3 +254,28 @@ def test_window_limits_the_days_a_run_writes(tmp_path, tiny_sample, articles):
     assert summary["window"] == ["2020-03-01", "2020-03-01"]
     assert bronze(tmp_path)["date"].unique().to_list() == [date(2020, 3, 1)]
     assert quarantined(tmp_path, "2020-03-01")["reason"].to_list() == [reasons.BAD_DATE]
+
+
+def test_backfilling_an_older_day_moves_first_seen_but_keeps_indexes(tmp_path, tiny_sample, articles):
+    raw = make_raw(tmp_path, tiny_sample, two_days(articles))
+    cfg = config(tmp_path, raw, window_days=1)
+    items_file = tmp_path / "root" / "t" / "bronze" / "items" / "part-0.parquet"
+    ingest(cfg, date(2020, 3, 2))
+    before = pq.read_table(items_file).select(["item_index", "item_id"]).to_pylist()
+    summary = ingest(cfg, date(2020, 3, 1))
+    after = pq.read_table(items_file).to_pylist()
+    assert summary["items_new"] == 1  # articles[5]; articles[3] was already registered on Mar 2
+    assert [{"item_index": r["item_index"], "item_id": r["item_id"]} for r in after[:3]] == before
+    first_seen = {r["item_id"]: r["first_seen"] for r in after}
+    assert first_seen[articles[3]] == date(2020, 3, 1) and first_seen[articles[9]] == date(2020, 3, 2)
+
+
+def test_a_window_day_left_without_rows_loses_its_partition(tmp_path, tiny_sample, articles):
+    raw = make_raw(tmp_path, tiny_sample, two_days(articles))
+    cfg = config(tmp_path, raw, window_days=2)
+    ingest(cfg, date(2020, 3, 2))
+    corrected = b"".join(line for line in two_days(articles).splitlines(keepends=True) if b"2020-03-01" not in line)
+    (raw / "transactions_train.csv").write_bytes(corrected)
+    summary = ingest(cfg, date(2020, 3, 2))
+    assert (summary["partitions_written"], summary["partitions_removed"]) == (1, 1)
+    assert bronze(tmp_path)["date"].unique().to_list() == [date(2020, 3, 2)]
