@@ -64,7 +64,7 @@ def main() -> None:
     train_cfg = TrainConfig()  # batch 64, 100 negatives, paper optimizer settings
     store = synthetic_store(args.items, text_dim=4096, views=5, style_dim=512, seed=0)
     model = MTSTRec(model_cfg, args.items, store.shapes())
-    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, fused=True)
     histories, targets = synthetic_examples(train_cfg.batch_size * (args.steps + 2), args.items,
                                             model_cfg.max_len, 50, seed=1)
     generator = torch.Generator().manual_seed(2)

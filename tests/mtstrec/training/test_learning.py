@@ -1,5 +1,6 @@
 """Short runs on planted synthetic data: the model learns, through every path."""
 
+import pytest
 import torch
 
 from mtstrec.data.synthetic import SyntheticConfig, write_synthetic_dataset
@@ -16,8 +17,10 @@ def full_ndcg10(scorer, inputs) -> float:
     return evaluate_scorer(scorer, inputs.splits["val"], None, inputs.num_items, ks=[10])["full/ndcg@10"]
 
 
-def test_mtstrec_beats_popularity_on_planted_data(synthetic_root, tmp_path):
-    cfg = small_config(synthetic_root, "planted", "train.epochs=4")
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_mtstrec_beats_popularity_on_planted_data(synthetic_root, tmp_path, precision):
+    """bf16 autocast on the CPU is offered only because learning quality holds with it too."""
+    cfg = small_config(synthetic_root, "planted", "train.epochs=4", f"train.precision={precision}")
     summary = train_run(cfg, tmp_path / "run")
     dataset = Storage(synthetic_root).child("planted")
     inputs = load_run_inputs(dataset, cfg.model, ("val",))
