@@ -85,7 +85,7 @@ def cmd_features(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from tasks.train import train
 
-    _print_summary(train(_pipeline_config(args), args.date, run_dir=args.run, resume=args.resume))
+    _print_summary(train(_pipeline_config(args), args.date, run_dir=args.run_dir, resume=args.resume))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train MTSTRec on a dataset's sequences and features; writes a run directory")
     _add_dataset_args(p)
-    p.add_argument("--run", help="run directory (default: <root>/<dataset>/runs/<timestamp>)")
+    p.add_argument("--run-dir", help="run directory to write (default: <root>/<dataset>/runs/<date>-<config digest>)")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.set_defaults(func=cmd_train)
 

@@ -19,6 +19,12 @@ def save_atomic(payload: dict[str, Any], path: Path) -> None:
     os.replace(temp, path)
 
 
+def write_text_atomic(text: str, path: Path) -> None:
+    temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
 def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")

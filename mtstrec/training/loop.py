@@ -23,8 +23,8 @@ from mtstrec.evaluation.evaluator import evaluate_scorer
 from mtstrec.inference import CatalogScorer
 from mtstrec.loss import LOSSES
 from mtstrec.model import MTSTRec
-from mtstrec.training import checkpoint
-from mtstrec.training.device import autocast, resolve_device, resolve_precision
+from mtstrec.training import checkpoint, distributed
+from mtstrec.training.device import autocast, resolve_precision
 from mtstrec.training.inputs import RunInputs
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,37 @@ def validate(model: MTSTRec, inputs: RunInputs, metric: str, device: torch.devic
     return results[metric]
 
 
+def _restore(run_dir: Path, device: torch.device, model, optimizer, scheduler, generator) -> dict:
+    saved = checkpoint.load(run_dir / "checkpoint.pt", device)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    generator.set_state(saved["generator"])
+    torch.set_rng_state(saved["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in saved:
+        torch.cuda.set_rng_state(saved["cuda_rng"])
+    log.info("resumed %s at epoch %d", run_dir, saved["state"]["epoch"])
+    return saved["state"]
+
+
+def _save(run_dir: Path, device: torch.device, model, optimizer, scheduler, generator, state, configs) -> None:
+    saved = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "generator": generator.get_state(), "torch_rng": torch.get_rng_state(), "state": state,
+             "config": configs}
+    if device.type == "cuda":
+        saved["cuda_rng"] = torch.cuda.get_rng_state()
+    checkpoint.save_atomic(saved, run_dir / "checkpoint.pt")
+    checkpoint.write_text_atomic(json.dumps(state["history"], indent=2), run_dir / "history.json")
+
+
 def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Path, resume: bool = False) -> FitResult:
-    device = resolve_device(cfg.device)
+    """Train one model into `run_dir`. Under torchrun every process runs this; rank 0 validates and writes.
+
+    `train.batch_size` is per process: one step consumes batch_size x world_size examples. The shuffling
+    and negative-sampling generator is the same on every rank, so its state stays in step everywhere.
+    """
+    ctx = distributed.from_environment()
+    device = distributed.process_device(cfg.device, ctx)
     precision = resolve_precision(cfg.precision, device)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
@@ -85,64 +114,64 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
     state = {"epoch": 0, "best_metric": -math.inf, "best_epoch": 0, "stale": 0, "history": []}
     if resume:
-        saved = checkpoint.load(run_dir / "checkpoint.pt", device)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
-        torch.set_rng_state(saved["torch_rng"])
-        if device.type == "cuda" and "cuda_rng" in saved:
-            torch.cuda.set_rng_state(saved["cuda_rng"])
-        state = saved["state"]
-        log.info("resumed %s at epoch %d", run_dir, state["epoch"])
+        state = _restore(run_dir, device, model, optimizer, scheduler, generator)
+    trainable = model
+    if ctx.enabled:
+        torch.manual_seed(cfg.seed + 1000 * ctx.rank + state["epoch"])  # distinct dropout per rank
+        trainable = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
 
     train = inputs.splits["train"]
+    step_rows = cfg.batch_size * ctx.world_size
     parameters = sum(p.numel() for p in model.parameters())
-    log.info("training %s (%s parameters) on %s examples, device %s, %s", "+".join(model_cfg.modalities),
-             f"{parameters:,}", f"{len(train):,}", device, precision)
+    log.info("training %s (%s parameters) on %s examples, device %s, %s, %d process(es)",
+             "+".join(model_cfg.modalities), f"{parameters:,}", f"{len(train):,}", device, precision, ctx.world_size)
     for epoch in range(state["epoch"] + 1, cfg.epochs + 1):
         model.train()
         started = time.perf_counter()
         order = torch.randperm(len(train), generator=generator)
         total, batches = 0.0, 0
-        progress = tqdm(range(0, len(train), cfg.batch_size), desc=f"epoch {epoch}", unit="batch", disable=None)
+        progress = tqdm(range(0, len(train), step_rows), desc=f"epoch {epoch}", unit="batch",
+                        disable=None if ctx.is_main else True)
         for start in progress:
-            rows = order[start : start + cfg.batch_size]
-            targets = train.targets[rows]  # (B, T)
-            negatives, negative_mask = sample_negatives(targets, inputs.num_items, cfg.negatives, generator)
+            global_rows = order[start : start + step_rows]
+            negatives, negative_mask = sample_negatives(train.targets[global_rows], inputs.num_items, cfg.negatives,
+                                                        generator)
+            mine = slice(ctx.rank, None, ctx.world_size)
+            rows = global_rows[mine]
             optimizer.zero_grad(set_to_none=True)
-            loss = train_step(model, train.histories[rows].to(device), targets.to(device), negatives.to(device),
-                              negative_mask.to(device), store, cfg, precision)
+            loss = train_step(trainable, train.histories[rows].to(device), train.targets[rows].to(device),
+                              negatives[mine].to(device), negative_mask[mine].to(device), store, cfg, precision)
             optimizer.step()
             total += float(loss.detach())
             batches += 1
             progress.set_postfix(loss=f"{total / batches:.4f}")
         scheduler.step()
-        metric = validate(model, inputs, cfg.val_metric, device, cfg.batch_size * 4)
+        metric = validate(model, inputs, cfg.val_metric, device, cfg.batch_size * 4) if ctx.is_main else 0.0
+        metric = ctx.broadcast(metric)
         seconds = time.perf_counter() - started
         entry = {"epoch": epoch, "train_loss": total / max(batches, 1), f"val_{cfg.val_metric}": metric,
                  "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "sequences_per_s": len(train) / seconds}
         state["history"].append(entry)
         state["epoch"] = epoch
-        if metric > state["best_metric"]:
+        improved = metric > state["best_metric"]
+        if improved:
             state.update(best_metric=metric, best_epoch=epoch, stale=0)
-            checkpoint.save_atomic(
-                checkpoint.model_payload(model, store.tags(), {"epoch": epoch, "val_metric": metric}),
-                run_dir / "model.pt",
-            )
         else:
             state["stale"] += 1
-        saved = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
-                 "torch_rng": torch.get_rng_state(), "state": state,
-                 "config": {"model": to_dict(model_cfg), "train": to_dict(cfg)}}
-        if device.type == "cuda":
-            saved["cuda_rng"] = torch.cuda.get_rng_state()
-        checkpoint.save_atomic(saved, run_dir / "checkpoint.pt")
-        (run_dir / "history.json").write_text(json.dumps(state["history"], indent=2))
-        log.info("epoch %d/%d: train_loss %.4f, val %s %.4f (best %.4f at epoch %d), %.1f s, %.0f seq/s",
-                 epoch, cfg.epochs, entry["train_loss"], cfg.val_metric, metric, state["best_metric"],
-                 state["best_epoch"], seconds, entry["sequences_per_s"])
+        if ctx.is_main:
+            if improved:
+                checkpoint.save_atomic(
+                    checkpoint.model_payload(model, store.tags(), {"epoch": epoch, "val_metric": metric}),
+                    run_dir / "model.pt",
+                )
+            _save(run_dir, device, model, optimizer, scheduler, generator, state,
+                  {"model": to_dict(model_cfg), "train": to_dict(cfg)})
+            log.info("epoch %d/%d: train_loss %.4f, val %s %.4f (best %.4f at epoch %d), %.1f s, %.0f seq/s",
+                     epoch, cfg.epochs, entry["train_loss"], cfg.val_metric, metric, state["best_metric"],
+                     state["best_epoch"], seconds, entry["sequences_per_s"])
+        ctx.barrier()
         if state["stale"] >= cfg.patience:
             log.info("early stop: no gain in %s for %d epochs", cfg.val_metric, cfg.patience)
             break

@@ -13,6 +13,7 @@ from pathlib import Path
 from mtstrec.config import PipelineConfig
 from mtstrec.config_loading import to_dict
 from mtstrec.storage import Storage
+from mtstrec.training import distributed
 from mtstrec.training.inputs import load_run_inputs
 from mtstrec.training.loop import fit
 
@@ -51,11 +52,14 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
     """Train into `run_dir`; it is marked complete only when every model has finished."""
     if resume and not (run_dir / "checkpoint.pt").exists():
         raise FileNotFoundError(f"{run_dir / 'checkpoint.pt'} does not exist: nothing to resume")
-    if not resume and run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / COMPLETE_MARKER).unlink(missing_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    ctx = distributed.from_environment()
+    if ctx.is_main:
+        if not resume and run_dir.exists():
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / COMPLETE_MARKER).unlink(missing_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    ctx.barrier()
 
     dataset = Storage(cfg.root).child(cfg.dataset)
     inputs = load_run_inputs(dataset, cfg.model, ("train", "val"))
@@ -66,7 +70,9 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
             name = f"{modality}-only"
             variant_cfg = dataclasses.replace(cfg.model, modalities=[modality])
             variant_dir = run_dir / "variants" / name
-            variant_dir.mkdir(parents=True, exist_ok=True)
+            if ctx.is_main:
+                variant_dir.mkdir(parents=True, exist_ok=True)
+            ctx.barrier()
             variant_resume = resume and (variant_dir / "checkpoint.pt").exists()
             baseline = fit(variant_cfg, cfg.train, inputs, variant_dir, variant_resume)
             baselines[name] = {"best_epoch": baseline.best_epoch, f"val_{cfg.train.val_metric}": baseline.best_metric}
@@ -78,6 +84,8 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
         "baselines": baselines,
         "lineage": inputs.lineage,
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    (run_dir / COMPLETE_MARKER).write_text(json.dumps({"best_epoch": result.best_epoch}))
+    if ctx.is_main:
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        (run_dir / COMPLETE_MARKER).write_text(json.dumps({"best_epoch": result.best_epoch}))
+    ctx.barrier()
     return summary

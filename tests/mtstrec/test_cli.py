@@ -21,7 +21,7 @@ def test_train_evaluate_recommend_through_the_cli(synthetic_root, tmp_path, caps
     config.write_text(f'root = "{synthetic_root}"\ndataset = "planted"\n[train]\nepochs = 1\n')
     run_dir = tmp_path / "run"
     sets = [arg for override in SMALL_MODEL for arg in ("--set", override)]
-    assert main(["train", "--config", str(config), "--run", str(run_dir), *sets]) == 0
+    assert main(["train", "--config", str(config), "--run-dir", str(run_dir), *sets]) == 0
     trained = json.loads(capsys.readouterr().out)
     assert trained["run_dir"] == str(run_dir) and trained["epochs_run"] == 1
 
