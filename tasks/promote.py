@@ -8,22 +8,33 @@ is impossible, the champion stays, so that a worse model never becomes champion.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from mtstrec.config import PipelineConfig
 from mtstrec.tracking.champion import current_champion, record_decision, registry_client, scored
 from mtstrec.tracking.mlflow_run import TAG_RUN_DIR, primary_score
 from mtstrec.tracking.promotion import PromotionDecision, ScoredVersion, decide_promotion
+from mtstrec.training.run import COMPLETE_MARKER
 
 log = logging.getLogger(__name__)
 
 
 def _rescore(cfg: PipelineConfig, champion: ScoredVersion, run_dir: str, split: str) -> ScoredVersion:
-    """The champion's score on the current test split of `cfg`'s dataset."""
+    """The champion's score on the current test split of `cfg`'s dataset.
+
+    Evaluates a copy of the champion's main model (no baselines), so that its run directory
+    and report stay as they were.
+    """
     from tasks.evaluate import evaluate
 
-    evaluation = evaluate(run_dir, overrides=[f"root={cfg.root}", f"dataset={cfg.dataset}"])
+    with tempfile.TemporaryDirectory(prefix="mtstrec-rescore-") as scratch:
+        for name in ("model.pt", "config.json", "history.json", COMPLETE_MARKER):
+            shutil.copy2(Path(run_dir) / name, Path(scratch) / name)
+        evaluation = evaluate(scratch, overrides=[f"root={cfg.root}", f"dataset={cfg.dataset}"])
     return ScoredVersion(champion.version, primary_score(evaluation, cfg.registry.metric), split)
 
 

@@ -130,7 +130,7 @@ def log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: st
     history = json.loads((run_path / "history.json").read_text())
     score = primary_score(evaluation, cfg.registry.metric)
     dataset = Storage(cfg.root).child(cfg.dataset)
-    run_name = f"{cfg.dataset}-{logical_date or 'all'}-{run_path.name}"
+    run_name = f"{cfg.dataset}-{run_path.name}"
     tags = {"dataset": cfg.dataset, "root": cfg.root, "logical_date": str(logical_date or ""), TAG_RUN_DIR: run_dir}
 
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:

@@ -1,10 +1,10 @@
 from pathlib import Path
 
 import pytest
-from tracking_fixtures import tiny_config, write_dataset, write_run
 
 from mtstrec.config import PipelineConfig
 from mtstrec.storage import Storage
+from tests.mtstrec.tracking.tracking_fixtures import tiny_config, write_dataset, write_run
 
 
 @pytest.fixture

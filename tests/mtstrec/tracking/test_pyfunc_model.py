@@ -2,12 +2,12 @@ from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
-from tracking_fixtures import NUM_ITEMS, item_id
 
 from mtstrec.inference import Recommender
 from mtstrec.storage import Storage
 from mtstrec.tracking.mlflow_run import PYFUNC_ENTRY
 from mtstrec.tracking.pyfunc_model import SIGNATURE, input_example, stage_artifacts
+from tests.mtstrec.tracking.tracking_fixtures import NUM_ITEMS, item_id
 
 
 def test_saved_pyfunc_recommends_the_same_items_as_the_recommender(tiny_run, tmp_path: Path):

@@ -7,11 +7,11 @@ import mlflow
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
-from tracking_fixtures import item_id, write_run
 
 from mtstrec.storage import Storage
 from tasks.promote import promote
 from tasks.register import register
+from tests.mtstrec.tracking.tracking_fixtures import item_id, write_run, write_test_split
 
 
 def evaluation(run_dir: Path, ndcg: float) -> dict:
@@ -74,3 +74,24 @@ def test_promotion_gate_moves_champion_only_for_a_better_model(tracked, tmp_path
     forced = promote(cfg, day, worse["version"], force=True)
     assert forced["promoted"]
     assert str(client.get_model_version_by_alias(cfg.registry.model_name, "champion").version) == worse["version"]
+
+
+def test_a_champion_scored_on_an_older_split_is_re_evaluated_before_the_comparison(tracked, tmp_path):
+    cfg, run_dir = tracked
+    first = register(cfg, date(2020, 8, 29), str(run_dir), evaluation(run_dir, 0.99), {})
+    assert promote(cfg, None, first["version"])["promoted"]
+
+    # The data moved on: a new test split. The champion's 0.99 was on the old one.
+    dataset = Storage(cfg.root).child(cfg.dataset)
+    write_test_split(dataset, [[1, 2], [3, 4, 5], [6, 7], [8]])
+    newer_dir = tmp_path / "newer"
+    write_run(newer_dir, cfg, dataset, seed=2)
+    second = register(cfg, date(2020, 8, 30), str(newer_dir), evaluation(newer_dir, 1.0), {})
+    decision = promote(cfg, None, second["version"])
+
+    client = MlflowClient(f"sqlite:///{Path(cfg.root).resolve() / 'mlflow.db'}")
+    tags = client.get_model_version(cfg.registry.model_name, second["version"]).tags
+    rescored = float(tags["promotion.champion_score"])
+    assert rescored != 0.99 and 0.0 <= rescored <= 1.0  # the champion's score on the new split
+    assert decision["promoted"] and decision["champion_score"] == pytest.approx(rescored, abs=1e-6)
+    assert not (run_dir / "metrics.json").exists()  # the champion's run directory is left alone

@@ -9,11 +9,11 @@ from pathlib import Path
 import pyarrow as pa
 import torch
 
-from mtstrec.config import EncoderConfig, ModelConfig, PipelineConfig
+from mtstrec.config import EncoderConfig, EvalConfig, ModelConfig, PipelineConfig
 from mtstrec.config_loading import to_dict
 from mtstrec.data.item_features import ItemFeatureStore
 from mtstrec.model import MTSTRec
-from mtstrec.schemas import ITEMS, SEQUENCES, scalar_feature_schema
+from mtstrec.schemas import CANDIDATES, ITEMS, SEQUENCES, scalar_feature_schema
 from mtstrec.storage import Storage
 from mtstrec.training.checkpoint import model_payload
 
@@ -40,11 +40,18 @@ def write_dataset(dataset: Storage, test_histories: list[list[int]]) -> None:
         "value": pa.array([i / NUM_ITEMS for i in indexes], pa.float32()),
         "present": [True] * NUM_ITEMS,
     }, schema=scalar_feature_schema()))
-    dataset.write_parquet("sequences/test.parquet", pa.table({
-        "user_id": [f"u{i}" for i in range(len(test_histories))],
-        "history": pa.array(test_histories, pa.list_(pa.int32())),
-        "targets": pa.array([[1]] * len(test_histories), pa.list_(pa.int32())),
-        "target_date": pa.array([date(2020, 8, 30)] * len(test_histories), pa.date32()),
+    write_test_split(dataset, test_histories)
+    write_test_split(dataset, [[1, 2], [2, 3, 4], [5, 6]], split="train")
+    dataset.write_parquet("candidates/month=2020-08.parquet",
+                          pa.table({"item_index": pa.array(indexes, pa.int32())}, schema=CANDIDATES))
+
+
+def write_test_split(dataset: Storage, histories: list[list[int]], split: str = "test") -> None:
+    dataset.write_parquet(f"sequences/{split}.parquet", pa.table({
+        "user_id": [f"u{i}" for i in range(len(histories))],
+        "history": pa.array(histories, pa.list_(pa.int32())),
+        "targets": pa.array([[NUM_ITEMS - i % 3] for i in range(len(histories))], pa.list_(pa.int32())),
+        "target_date": pa.array([date(2020, 8, 30)] * len(histories), pa.date32()),
     }, schema=SEQUENCES))
 
 
@@ -69,4 +76,4 @@ def tiny_config(root: Path) -> PipelineConfig:
     small = EncoderConfig(blocks=1, heads=2, ffn=16, hidden_dropout=0.0)
     model = ModelConfig(modalities=["id", "price"], d_model=8, max_len=5, fusion_layers=1,
                         encoders={"id": small, "price": small})
-    return PipelineConfig(root=str(root), dataset="tiny", model=model)
+    return PipelineConfig(root=str(root), dataset="tiny", model=model, eval=EvalConfig(sampled_negatives=5))
