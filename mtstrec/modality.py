@@ -27,25 +27,40 @@ class IdInput(nn.Module):
 
 
 class FeatureInput(nn.Module):
-    """Projects a feature to d; an absent feature becomes the learned `missing` vector."""
+    """Projects a feature to d; an absent feature becomes the learned `missing` vector.
 
-    def __init__(self, modality: str, d_model: int) -> None:
+    Features are first standardised per dimension with statistics of the training catalog
+    (`fit_scaling`), kept as buffers so that they travel with the weights. Pretrained embeddings
+    share a large common component (mean cosine 0.5-0.9 between items); removing it keeps the
+    item differences from drowning under the learned positions at initialisation.
+    """
+
+    def __init__(self, modality: str, d_model: int, width: int) -> None:
         super().__init__()
         self.modality = modality
         self.missing = nn.Parameter(torch.randn(d_model) * 0.02)
+        self.register_buffer("shift", torch.zeros(width))
+        self.register_buffer("scale", torch.ones(width))
 
     def project(self, values: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def fit_scaling(self, store: ItemFeatureStore) -> None:
+        table = store.tables[self.modality]
+        present = table.values[table.present].flatten(0, -2)  # (rows, D): views count as rows
+        if len(present) > 1:
+            self.shift.copy_(present.mean(dim=0))
+            self.scale.copy_(1.0 / present.std(dim=0).clamp(min=1e-6))
+
     def forward(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
         values, present = store.gather(self.modality, items)  # (U, *shape), (U,)
-        projected = self.project(values)  # (U, d)
+        projected = self.project((values - self.shift) * self.scale)  # (U, d)
         return torch.where(present[:, None], projected, self.missing.to(projected.dtype))
 
 
 class VectorInput(FeatureInput):
     def __init__(self, modality: str, in_dim: int, d_model: int) -> None:
-        super().__init__(modality, d_model)
+        super().__init__(modality, d_model, in_dim)
         self.proj = nn.Linear(in_dim, d_model)
 
     def project(self, values: torch.Tensor) -> torch.Tensor:
@@ -56,7 +71,7 @@ class ViewsInput(FeatureInput):
     """K text views: a learned softmax gate over the views, then one projection."""
 
     def __init__(self, modality: str, views: int, in_dim: int, d_model: int) -> None:
-        super().__init__(modality, d_model)
+        super().__init__(modality, d_model, in_dim)
         self.gate = nn.Linear(views * in_dim, views)
         self.proj = nn.Linear(in_dim, d_model)
 
@@ -70,8 +85,11 @@ class ScalarInput(FeatureInput):
     """A scalar broadcast to d, as the paper does for price."""
 
     def __init__(self, modality: str, d_model: int) -> None:
-        super().__init__(modality, d_model)
+        super().__init__(modality, d_model, 1)
         self.d_model = d_model
+
+    def fit_scaling(self, store: ItemFeatureStore) -> None:
+        """Price is already min-max scaled on the training period, and broadcast as it is."""
 
     def project(self, values: torch.Tensor) -> torch.Tensor:
         return values.expand(-1, self.d_model)  # (U, 1) -> (U, d)

@@ -50,6 +50,13 @@ class MTSTRec(nn.Module):
         # One modality has nothing to fuse with: its fusion layers run as plain blocks (as in the paper).
         self.fuses = len(config.modalities) > 1 and config.fusion_layers > 0
 
+    @torch.no_grad()
+    def fit_feature_scaling(self, store: ItemFeatureStore) -> None:
+        """Standardise every feature modality with statistics of `store` (the training catalog)."""
+        for encoder in self.encoders.values():
+            if hasattr(encoder.input, "fit_scaling"):
+                encoder.input.fit_scaling(store)
+
     @property
     def out_dim(self) -> int:
         return sum(encoder.out_dim for encoder in self.encoders.values())

@@ -110,6 +110,7 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
     generator = torch.Generator().manual_seed(cfg.seed)
     store = inputs.store.to(device)
     model = MTSTRec(model_cfg, inputs.num_items, store.shapes()).to(device)
+    model.fit_feature_scaling(store)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_step, gamma=cfg.lr_gamma)
     state = {"epoch": 0, "best_metric": -math.inf, "best_epoch": 0, "stale": 0, "history": []}

@@ -124,3 +124,19 @@ def test_history_length_must_match_max_len():
     model = build(["id"])
     with pytest.raises(ValueError, match="max_len 5"):
         model.encode_histories(torch.ones(2, 4, dtype=torch.long), make_store())
+
+
+def test_feature_scaling_standardises_inputs_and_travels_with_the_weights():
+    model = build(["style", "prompt", "price"])
+    store = make_store()
+    model.fit_feature_scaling(store)
+    style = model.encoders["style"].input
+    values = store.tables["style"].values[store.tables["style"].present]
+    standardised = (values - style.shift) * style.scale
+    torch.testing.assert_close(standardised.mean(0), torch.zeros(12), atol=1e-5, rtol=0)
+    torch.testing.assert_close(standardised.std(0), torch.ones(12), atol=1e-4, rtol=0)
+    assert model.encoders["prompt"].input.shift.shape == (8,)
+    assert torch.equal(model.encoders["price"].input.scale, torch.ones(1))  # price is broadcast as it is
+    restored = build(["style", "prompt", "price"])
+    restored.load_state_dict(model.state_dict())
+    assert torch.equal(restored.encoders["style"].input.shift, style.shift)
