@@ -45,7 +45,8 @@ fi
 grep -oE "\[DAG TEST\] end task task_id=[a-z_]+( map_index=[0-9-]+)?" "$LOG" | sed 's/\[DAG TEST\] end task /  done: /'
 
 step "report"
-REPORT=$(ls -t "$DATA"/demo/runs/*/report/report.md | head -1)
+RUN_DIR=$(grep -oE "'run_dir': '[^']+'" "$LOG" | tail -1 | cut -d"'" -f4)
+REPORT="$RUN_DIR/report/report.md"
 cat "$REPORT"
 echo
 grep -oE "mtstrec v[0-9]+: (promoted|kept champion) \([^)]*\)" "$LOG" | tail -1 || true
@@ -59,7 +60,7 @@ Outputs
   raw sample        $RAW
   bronze, features, sequences, candidates, quarantine
                     $DATA/demo/
-  training run      $(dirname "$(dirname "$REPORT")")  (model.pt, history.json, report/)
+  training run      $RUN_DIR  (model.pt, history.json, report/)
   MLflow            sqlite:///$DATA/mlflow.db, artifacts in $DATA/mlartifacts
   Airflow           $AIRFLOW_HOME (SQLite metadata, DAG test log: $LOG)
 
