@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from datetime import date
 
-import boto3
 import polars as pl
-import pytest
-from moto.server import ThreadedMotoServer
 
 from mtstrec.config import PipelineConfig
 from mtstrec.data.config import IngestConfig, SequenceConfig
@@ -21,33 +16,6 @@ from tasks.quality import check_bronze
 from tasks.sequences import build_sequences
 
 LOGICAL_DATE = date(2020, 4, 30)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def s3_bucket(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "MTSTREC_S3_ENDPOINT_URL": endpoint,
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="mtstrec")
-    try:
-        yield "s3://mtstrec"
-    finally:
-        server.stop()
 
 
 def run_pipeline(raw: str, root: str) -> dict:

@@ -3,39 +3,15 @@
 from __future__ import annotations
 
 import io
-import socket
-from collections.abc import Iterator
-
-import boto3
-import pytest
-from moto.server import ThreadedMotoServer
 
 from mtstrec.storage import Storage
 from tasks.features import extract_features
 from tests.mtstrec.features.feature_fixtures import fast_config, item_row, striped_image, write_items
 
 
-@pytest.fixture
-def s3_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "MTSTREC_S3_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket="shop")
-    try:
-        yield "s3://shop/root"
-    finally:
-        server.stop()
-
-
-def test_images_on_s3_are_decoded_and_bad_ones_quarantined(s3_root, tmp_path):
-    raw = Storage("s3://shop/raw")
+def test_images_on_s3_are_decoded_and_bad_ones_quarantined(s3_bucket, tmp_path):
+    s3_root = f"{s3_bucket}/root"
+    raw = Storage(f"{s3_bucket}/raw")
     buffer = io.BytesIO()
     striped_image((200, 30, 30), 4).save(buffer, format="JPEG")
     raw.write_bytes("images/1.jpg", buffer.getvalue())
@@ -44,7 +20,7 @@ def test_images_on_s3_are_decoded_and_bad_ones_quarantined(s3_root, tmp_path):
     dataset = Storage(s3_root).child("shop")
     dataset.write_parquet("bronze/items/part-0.parquet", _items_table(tmp_path, rows))
     cfg = fast_config(s3_root, tmp_path, modalities=["style"])
-    cfg.ingest.raw = "s3://shop/raw"
+    cfg.ingest.raw = f"{s3_bucket}/raw"
 
     summary = extract_features(cfg, None)
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -10,13 +9,8 @@ import pytest
 import torch
 
 from mtstrec.training.run import COMPLETE_MARKER, train_run
+from tests.conftest import free_port
 from tests.mtstrec.model_configs import SMALL_MODEL, small_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.slow
