@@ -30,7 +30,7 @@ from mtstrec.config_loading import to_dict
 from mtstrec.storage import Storage
 from mtstrec.tracking.lineage import DatasetEntry
 from mtstrec.tracking.pyfunc_model import SIGNATURE, input_example, stage_artifacts
-from mtstrec.tracking.settings import TrackingSettings, tracking_settings
+from mtstrec.tracking.settings import TrackingSettings, fluent_tracking, tracking_settings
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,13 @@ def log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: st
                      lineage: list[DatasetEntry], split: str, step_summaries: dict[str, Any]) -> RegisteredRun:
     """One MLflow run for a trained + evaluated run directory; registers its model as a new version."""
     settings = tracking_settings(cfg)
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.registry_uri)
+    with fluent_tracking(settings):
+        return _log_and_register(cfg, logical_date, run_dir, evaluation, lineage, split, step_summaries, settings)
+
+
+def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: str, evaluation: dict[str, Any],
+                      lineage: list[DatasetEntry], split: str, step_summaries: dict[str, Any],
+                      settings: TrackingSettings) -> RegisteredRun:
     client = MlflowClient(settings.tracking_uri, settings.registry_uri)
     experiment_id = _experiment_id(client, settings, cfg.registry.experiment)
     run_path = Path(run_dir)

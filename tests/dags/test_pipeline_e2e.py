@@ -20,6 +20,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from mtstrec.data.sample import generate_sample
+from mtstrec.tracking.settings import TrackingSettings, fluent_tracking
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,7 @@ def test_pipeline_end_to_end_and_promotion_gate(pipeline):
     run, root, sample = pipeline
     dataset = root / "tiny"
 
-    first = run(epochs=2, overrides=TINY)
+    first = run(epochs=2, modalities=["id", "style", "image", "text", "price"], overrides=TINY)
     assert first.state == "success"
 
     # Data: every raw row is in bronze or in quarantine; every item has one row per feature table.
@@ -87,8 +88,8 @@ def test_pipeline_end_to_end_and_promotion_gate(pipeline):
     champion = client.get_model_version_by_alias("mtstrec", "champion")
     assert str(champion.version) == "1"
 
-    mlflow.set_tracking_uri(tracking_uri)
-    model = mlflow.pyfunc.load_model("models:/mtstrec@champion")
+    with fluent_tracking(TrackingSettings(tracking_uri, tracking_uri, None)):
+        model = mlflow.pyfunc.load_model("models:/mtstrec@champion")
     item_ids = set(pq.read_table(dataset / "bronze" / "items", columns=["item_id"]).column("item_id").to_pylist())
     index_to_id = dict(zip(*pq.read_table(dataset / "bronze" / "items", columns=["item_index", "item_id"])
                            .to_pydict().values(), strict=True))

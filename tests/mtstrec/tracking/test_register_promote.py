@@ -1,5 +1,6 @@
 """Register two runs in a throwaway SQLite MLflow and check the champion gate end to end."""
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from mtstrec.storage import Storage
+from mtstrec.tracking.settings import TrackingSettings, fluent_tracking
 from tasks.promote import promote
 from tasks.register import register
 from tests.mtstrec.tracking.tracking_fixtures import item_id, write_run, write_test_split
@@ -31,6 +33,7 @@ def tracked(tiny_run, monkeypatch):
 def test_register_logs_metrics_report_lineage_and_a_loadable_model(tracked):
     cfg, run_dir = tracked
     summary = register(cfg, date(2020, 8, 30), str(run_dir), evaluation(run_dir, 0.25), {"ingest": {"rows": 9}})
+    assert "MLFLOW_TRACKING_URI" not in os.environ  # nothing leaks into the next run in this process
 
     root = Path(cfg.root).resolve()
     assert (root / "mlflow.db").exists() and (root / "mlartifacts").is_dir()
@@ -47,8 +50,9 @@ def test_register_logs_metrics_report_lineage_and_a_loadable_model(tracked):
     assert {t.key: t.value for t in inputs["bronze/items"].tags}["rows"] == "12"
     assert summary["lineage_rows"]["sequences/test"] == 3
 
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    model = mlflow.pyfunc.load_model(f"models:/{cfg.registry.model_name}/{summary['version']}")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with fluent_tracking(TrackingSettings(uri, uri, None)):
+        model = mlflow.pyfunc.load_model(f"models:/{cfg.registry.model_name}/{summary['version']}")
     out = model.predict(pd.DataFrame({"history": [[item_id(1), item_id(2)]]}))
     assert len(out["recommendations"][0]) == 10
 
