@@ -38,6 +38,22 @@ def _rescore(cfg: PipelineConfig, champion: ScoredVersion, run_dir: str, split: 
     return ScoredVersion(champion.version, primary_score(evaluation, cfg.registry.metric), split)
 
 
+def _decide(cfg: PipelineConfig, candidate: ScoredVersion, champion: ScoredVersion | None, champion_run_dir: str,
+            force: bool) -> PromotionDecision:
+    margin = cfg.registry.margin
+    if force:
+        return PromotionDecision(True, "promoted by hand (gate skipped)", candidate.score,
+                                 champion.score if champion else None, margin)
+    if champion is not None and champion.version != candidate.version and champion.split != candidate.split:
+        log.info("champion v%s was scored on another test split; re-evaluating it", champion.version)
+        try:
+            champion = _rescore(cfg, champion, champion_run_dir, candidate.split)
+        except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            return PromotionDecision(False, f"champion could not be re-evaluated on this split: {exc}",
+                                     candidate.score, None, margin)
+    return decide_promotion(candidate, champion, margin)
+
+
 def promote(cfg: PipelineConfig, logical_date: date | None, version: str, force: bool = False) -> dict[str, Any]:
     """Decide whether registered `version` becomes `registry.alias`; tags record the decision.
 
@@ -48,23 +64,10 @@ def promote(cfg: PipelineConfig, logical_date: date | None, version: str, force:
     candidate = scored(client.get_model_version(name, version), cfg.registry.metric)
     champion_version = current_champion(client, name, alias)
     champion = scored(champion_version, cfg.registry.metric) if champion_version else None
+    champion_run_dir = champion_version.tags.get(TAG_RUN_DIR, "") if champion_version else ""
     previous = champion.version if champion else None
 
-    if force:
-        decision = PromotionDecision(True, "promoted by hand (gate skipped)", candidate.score,
-                                     champion.score if champion else None, cfg.registry.margin)
-    else:
-        if champion is not None and champion.version != candidate.version and champion.split != candidate.split:
-            log.info("champion v%s was scored on another test split; re-evaluating it", champion.version)
-            try:
-                champion = _rescore(cfg, champion, champion_version.tags[TAG_RUN_DIR], candidate.split)
-            except (OSError, KeyError, ValueError, RuntimeError) as exc:
-                decision = PromotionDecision(False, f"champion could not be re-evaluated on this split: {exc}",
-                                             candidate.score, None, cfg.registry.margin)
-                record_decision(client, name, alias, candidate.version, decision, previous)
-                return _summary(name, alias, candidate.version, decision, previous)
-        decision = decide_promotion(candidate, champion, cfg.registry.margin)
-
+    decision = _decide(cfg, candidate, champion, champion_run_dir, force)
     record_decision(client, name, alias, candidate.version, decision, previous)
     log.info("%s v%s: %s (%s)", name, candidate.version, "promoted" if decision.promote else "kept champion",
              decision.reason)

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ from typing import Any
 import mlflow
 from mlflow.data.dataset_source_registry import resolve_dataset_source
 from mlflow.data.meta_dataset import MetaDataset
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 import mtstrec
@@ -140,8 +142,9 @@ def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: s
 
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         mlflow.log_params(flatten_params(to_dict(cfg)))
-        for name, value, epoch in history_metrics(history):
-            mlflow.log_metric(name, value, step=epoch)
+        now = int(time.time() * 1000)
+        client.log_batch(run.info.run_id, metrics=[Metric(name, value, now, epoch)
+                                                   for name, value, epoch in history_metrics(history)])
         mlflow.log_metrics(evaluation_metrics(evaluation["metrics"]))
         mlflow.log_metric("test_examples", float(evaluation.get("test_examples", 0)))
         for path in evaluation.get("report", {}).values():
