@@ -125,11 +125,11 @@ class ModalityEncoder(nn.Module):
         self.input = make_input(modality, item_shape, num_items, d_model)
         self.cloze = nn.Parameter(torch.zeros(d_model))
         self.positions = nn.Parameter(nn.init.xavier_uniform_(torch.empty(max_len + 1, d_model)))
-        make_block = lambda: TransformerBlock(  # noqa: E731
-            d_model, encoder.heads, encoder.ffn, attn_dropout, encoder.hidden_dropout
-        )
-        self.blocks = nn.ModuleList(make_block() for _ in range(encoder.blocks))
-        self.fusion_blocks = nn.ModuleList(make_block() for _ in range(fusion_layers))
+        def block() -> TransformerBlock:
+            return TransformerBlock(d_model, encoder.heads, encoder.ffn, attn_dropout, encoder.hidden_dropout)
+
+        self.blocks = nn.ModuleList(block() for _ in range(encoder.blocks))
+        self.fusion_blocks = nn.ModuleList(block() for _ in range(fusion_layers))
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, encoder.head_dim or d_model)
 

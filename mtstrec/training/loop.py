@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from mtstrec.config import ModelConfig, TrainConfig
 from mtstrec.config_loading import to_dict
+from mtstrec.data.item_features import ItemFeatureStore
 from mtstrec.evaluation.evaluator import evaluate_scorer
 from mtstrec.inference import CatalogScorer
 from mtstrec.loss import LOSSES
@@ -45,7 +46,9 @@ def _metric_k(name: str) -> int:
         raise ValueError(f"train.val_metric {name!r} must look like 'full/ndcg@5'") from exc
 
 
-def sample_negatives(targets: torch.Tensor, num_items: int, count: int, generator: torch.Generator):
+def sample_negatives(
+    targets: torch.Tensor, num_items: int, count: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """targets (B, T) -> negatives (B, N) drawn uniformly from 1..num_items, and a mask (B, N) of
     those that do not collide with a target of the same example."""
     negatives = torch.randint(1, num_items + 1, (targets.shape[0], count), generator=generator)
@@ -53,8 +56,18 @@ def sample_negatives(targets: torch.Tensor, num_items: int, count: int, generato
     return negatives, ~collides
 
 
-def train_step(model, batch_histories, batch_targets, negatives, negative_mask, store, cfg: TrainConfig, precision):
-    """One forward/backward pass; returns the loss tensor (before the optimizer step)."""
+def train_step(
+    model: torch.nn.Module,
+    batch_histories: torch.Tensor,
+    batch_targets: torch.Tensor,
+    negatives: torch.Tensor,
+    negative_mask: torch.Tensor,
+    store: ItemFeatureStore,
+    cfg: TrainConfig,
+    precision: str,
+) -> torch.Tensor:
+    """One forward/backward pass over (B, L) histories, (B, T) targets and (B, N) negatives; returns the
+    loss (before the optimizer step). `model` is MTSTRec or its DDP wrapper."""
     width = int((batch_targets != 0).sum(dim=1).max())  # skip target slots padded in every row
     targets = batch_targets[:, :width]  # (B, T)
     candidates = torch.cat([targets, negatives], dim=1)  # (B, T + N)
