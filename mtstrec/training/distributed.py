@@ -32,13 +32,11 @@ class Distributed:
         if self.enabled:
             dist.barrier()
 
-    def broadcast(self, value: float) -> float:
-        """Rank 0's value on every rank."""
+    def broadcast(self, value: float, device: torch.device) -> float:
+        """Rank 0's value on every rank (`device` is this process's: nccl needs a CUDA tensor)."""
         if not self.enabled:
             return value
-        tensor = torch.tensor([value], dtype=torch.float64)
-        if dist.get_backend() == "nccl":
-            tensor = tensor.cuda()
+        tensor = torch.tensor([value], dtype=torch.float64, device=device)
         dist.broadcast(tensor, src=0)
         return float(tensor.item())
 

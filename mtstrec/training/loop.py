@@ -163,7 +163,7 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
             progress.set_postfix(loss=f"{total / batches:.4f}")
         scheduler.step()
         metric = validate(model, inputs, cfg.val_metric, device, cfg.batch_size * 4) if ctx.is_main else 0.0
-        metric = ctx.broadcast(metric)
+        metric = ctx.broadcast(metric, device)
         seconds = time.perf_counter() - started
         entry = {"epoch": epoch, "train_loss": total / max(batches, 1), f"val_{cfg.val_metric}": metric,
                  "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "sequences_per_s": len(train) / seconds}
