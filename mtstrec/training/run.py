@@ -10,7 +10,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-from mtstrec.config import PipelineConfig
+from mtstrec.config import EncoderConfig, ModelConfig, PipelineConfig
 from mtstrec.config_loading import to_dict
 from mtstrec.storage import Storage
 from mtstrec.training import distributed
@@ -48,6 +48,15 @@ def variant_dirs(run_dir: Path) -> dict[str, Path]:
     return found
 
 
+def _encoders_alone(model: ModelConfig, modality: str) -> dict[str, EncoderConfig]:
+    """Encoder settings for a single-modality baseline. A 1-wide head (the paper's price head) is
+    widened to d: alone, the cosine of 1-d vectors is only ever +1 or -1 and ranks nothing."""
+    encoder = model.encoders[modality]
+    if encoder.head_dim == 1:
+        encoder = dataclasses.replace(encoder, head_dim=0)
+    return {**model.encoders, modality: encoder}
+
+
 def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
     """Train into `run_dir`; it is marked complete only when every model has finished."""
     if resume and not (run_dir / "checkpoint.pt").exists():
@@ -68,7 +77,8 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
     if cfg.train.baselines and len(cfg.model.modalities) > 1:
         for modality in cfg.model.modalities:
             name = f"{modality}-only"
-            variant_cfg = dataclasses.replace(cfg.model, modalities=[modality])
+            variant_cfg = dataclasses.replace(cfg.model, modalities=[modality],
+                                              encoders=_encoders_alone(cfg.model, modality))
             variant_dir = run_dir / "variants" / name
             if ctx.is_main:
                 variant_dir.mkdir(parents=True, exist_ok=True)
