@@ -19,6 +19,7 @@ from mtstrec.data.item_features import ItemFeatureStore
 from mtstrec.model import MTSTRec
 from mtstrec.schemas import PADDING_INDEX
 from mtstrec.storage import Storage
+from mtstrec.training import checkpoint
 
 
 class CatalogScorer:
@@ -44,7 +45,7 @@ class CatalogScorer:
 
 def load_model(model_path: str | Path, device: torch.device) -> tuple[MTSTRec, dict]:
     """Rebuild a model from `model.pt` (weights plus the facts needed to build it)."""
-    payload = torch.load(model_path, map_location=device, weights_only=True)
+    payload = checkpoint.load(Path(model_path), device)
     config = from_dict(ModelConfig, payload["model_config"], "model.pt:model_config")
     model = MTSTRec(config, payload["num_items"], payload["item_shapes"])
     model.load_state_dict(payload["state_dict"])

@@ -20,15 +20,10 @@ from mtstrec.features.encoders import EncoderInfo
 from mtstrec.features.extract import IMAGE_MODALITIES, TEXT_MODALITIES, FeatureExtractor, load_items, shard_of
 from mtstrec.features.price import price_table_inputs
 from mtstrec.features.writer import feature_table, write_feature_part
-from mtstrec.storage import Storage
 
 log = logging.getLogger(__name__)
 
 PRICE_SHARD = 0
-
-
-def _dataset(cfg: PipelineConfig) -> Storage:
-    return Storage(cfg.root).child(cfg.dataset)
 
 
 def plan_shards(cfg: PipelineConfig, logical_date: dt.date | None) -> list[int]:
@@ -36,13 +31,13 @@ def plan_shards(cfg: PipelineConfig, logical_date: dt.date | None) -> list[int]:
     is configured (price runs as its own step)."""
     if not any(m in IMAGE_MODALITIES + TEXT_MODALITIES for m in cfg.features.modalities):
         return []
-    index = load_items(_dataset(cfg), columns=["item_index"])["item_index"].to_numpy()
+    index = load_items(cfg.dataset_storage(), columns=["item_index"])["item_index"].to_numpy()
     return sorted(int(s) for s in np.unique(shard_of(index, cfg.features.shard_size)))
 
 
 def extract_features(cfg: PipelineConfig, logical_date: dt.date | None, shard: int | None = None) -> dict:
     """Write the configured style/image/text/prompt parts of one shard (or all); finished parts are skipped."""
-    dataset = _dataset(cfg)
+    dataset = cfg.dataset_storage()
     modalities = [m for m in cfg.features.modalities if m in IMAGE_MODALITIES + TEXT_MODALITIES]
     items = load_items(dataset)
     shards = shard_of(items["item_index"].to_numpy(), cfg.features.shard_size)
@@ -76,7 +71,7 @@ def extract_features(cfg: PipelineConfig, logical_date: dt.date | None, shard: i
 
 def extract_price_features(cfg: PipelineConfig, logical_date: dt.date | None) -> dict:
     """Mean training-period sale price per item, min-max scaled on training statistics."""
-    dataset = _dataset(cfg)
+    dataset = cfg.dataset_storage()
     item_index = load_items(dataset, columns=["item_index"])["item_index"].to_numpy()
     values, present, stats = price_table_inputs(dataset, item_index)
     info = EncoderInfo("train-mean-sale-price-minmax", "none", f"bronze/transactions before {stats['val_start']}", 1)

@@ -11,6 +11,6 @@ from mtstrec.storage import Storage
 
 def ingest(cfg: PipelineConfig, logical_date: date | None) -> dict:
     """Ingest the raw rows of `logical_date`'s window (None = all dates); see docs/data.md."""
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = cfg.dataset_storage()
     raw = Storage(cfg.ingest.raw)
     return ingest_dataset(dataset, raw, cfg.ingest.layout, logical_date, cfg.ingest.window_days)

@@ -10,7 +10,6 @@ from mtstrec.data.ingest import date_window
 from mtstrec.data.item_registry import read_registry
 from mtstrec.data.sql_checks import run_checks
 from mtstrec.schemas import TRANSACTIONS
-from mtstrec.storage import Storage
 
 
 def check_bronze(cfg: PipelineConfig, logical_date: date | None) -> dict:
@@ -18,7 +17,7 @@ def check_bronze(cfg: PipelineConfig, logical_date: date | None) -> dict:
 
     Raises DataQualityError naming the failing check and its offending rows.
     """
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = cfg.dataset_storage()
     start, end = date_window(logical_date, cfg.ingest.window_days)
     if partition_dates(dataset, start, end):
         transactions = scan_transactions(dataset, start, end).collect().to_arrow().cast(TRANSACTIONS)

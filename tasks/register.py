@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from mtstrec.config import PipelineConfig
-from mtstrec.storage import Storage
 from mtstrec.tracking.lineage import dataset_lineage, split_fingerprint
 from mtstrec.tracking.mlflow_run import log_and_register
 
@@ -21,7 +20,7 @@ def register(cfg: PipelineConfig, logical_date: date | None, run_dir: str, evalu
     `evaluation` is what `tasks.evaluate.evaluate` returned for the run; `step_summaries`
     (the upstream steps' summaries, keyed by step) is stored beside the lineage.
     """
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = cfg.dataset_storage()
     lineage = dataset_lineage(dataset, logical_date, cfg.model.modalities)
     registered = log_and_register(cfg, logical_date, run_dir, evaluation, lineage, split_fingerprint(dataset),
                                   step_summaries or {})

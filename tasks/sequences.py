@@ -40,7 +40,7 @@ def build_sequences(cfg: PipelineConfig, logical_date: date | None) -> dict:
         raise ValueError(f"sequences.max_targets: {seq.max_targets} is not in 1..{MAX_TARGETS} (the contract)")
     if not 1 <= seq.min_len <= cfg.model.max_len:
         raise ValueError(f"sequences.min_len: {seq.min_len} is not in 1..model.max_len ({cfg.model.max_len})")
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = cfg.dataset_storage()
     transactions = scan_transactions(dataset, end=logical_date)
     examples = build_examples(transactions, cfg.model.max_len, seq.max_targets, seq.min_len)
     cuts = cut_dates(examples.frame["target_date"], seq)

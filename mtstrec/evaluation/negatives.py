@@ -35,7 +35,7 @@ _DENSE_POOL_LIMIT = 2_048  # pools up to this size use random keys over the whol
 def load_candidates(storage: Storage) -> dict[str, np.ndarray]:
     """Items on sale per month ('YYYY-MM' -> sorted distinct int64 item indexes) from `candidates/`.
 
-    `storage` is the dataset root (`Storage(cfg.root).child(cfg.dataset)`).
+    `storage` is the dataset root (`cfg.dataset_storage()`).
     """
     files = storage.list_files(CANDIDATES_DIR, ".parquet")
     if not files:

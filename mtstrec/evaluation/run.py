@@ -15,7 +15,6 @@ from mtstrec.evaluation.negatives import load_candidates, sample_negatives
 from mtstrec.evaluation.popularity import PopularityScorer
 from mtstrec.evaluation.report import write_report
 from mtstrec.inference import CatalogScorer, load_model
-from mtstrec.storage import Storage
 from mtstrec.training.device import resolve_device
 from mtstrec.training.inputs import load_run_inputs
 from mtstrec.training.run import COMPLETE_MARKER, MAIN_MODEL, variant_dirs
@@ -27,7 +26,7 @@ def evaluate_run(run_dir: Path, cfg: PipelineConfig) -> dict:
     """Returns {"metrics": {model: {metric: value}}, "report": {kind: path}, "test_examples": int}."""
     if not (run_dir / COMPLETE_MARKER).exists():
         raise DataError(f"{run_dir} is not a complete training run (no {COMPLETE_MARKER} marker)")
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = cfg.dataset_storage()
     inputs = load_run_inputs(dataset, cfg.model, ("test",))
     test = inputs.splits["test"]
     negatives = sample_negatives(test.target_months, test.histories, test.targets, load_candidates(dataset),

@@ -29,7 +29,6 @@ from mlflow.tracking import MlflowClient
 import mtstrec
 from mtstrec.config import PipelineConfig
 from mtstrec.config_loading import to_dict
-from mtstrec.storage import Storage
 from mtstrec.tracking.lineage import DatasetEntry
 from mtstrec.tracking.pyfunc_model import SIGNATURE, input_example, stage_artifacts
 from mtstrec.tracking.settings import TrackingSettings, fluent_tracking, tracking_settings
@@ -136,7 +135,7 @@ def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: s
     run_path = Path(run_dir)
     history = json.loads((run_path / "history.json").read_text())
     score = primary_score(evaluation, cfg.registry.metric)
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = cfg.dataset_storage()
     run_name = f"{cfg.dataset}-{run_path.name}"
     tags = {"dataset": cfg.dataset, "root": cfg.root, "logical_date": str(logical_date or ""), TAG_RUN_DIR: run_dir}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +12,20 @@ import torch
 from mtstrec.config_loading import to_dict
 
 
-def save_atomic(payload: dict[str, Any], path: Path) -> None:
-    """torch.save to a temp file beside `path`, then rename: a reader never sees half a file."""
+def _replace(path: Path, write: Callable[[Path], None]) -> None:
+    """Write to a temp file beside `path`, then rename: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    torch.save(payload, temp)
+    write(temp)
     os.replace(temp, path)
+
+
+def save_atomic(payload: dict[str, Any], path: Path) -> None:
+    _replace(path, lambda temp: torch.save(payload, temp))
 
 
 def write_text_atomic(text: str, path: Path) -> None:
-    temp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    temp.write_text(text)
-    os.replace(temp, path)
+    _replace(path, lambda temp: temp.write_text(text))
 
 
 def load(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:

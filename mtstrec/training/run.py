@@ -12,7 +12,6 @@ from pathlib import Path
 
 from mtstrec.config import EncoderConfig, ModelConfig, PipelineConfig
 from mtstrec.config_loading import to_dict
-from mtstrec.storage import Storage
 from mtstrec.training import distributed
 from mtstrec.training.inputs import load_run_inputs
 from mtstrec.training.loop import fit
@@ -32,7 +31,7 @@ def default_run_dir(cfg: PipelineConfig, logical_date: date | None) -> Path:
     if cfg.train.runs_dir:
         runs = Path(cfg.train.runs_dir)
     else:
-        dataset = Storage(cfg.root).child(cfg.dataset)
+        dataset = cfg.dataset_storage()
         if dataset.is_s3:
             raise ValueError("train.runs_dir must be a local directory when the storage root is on S3")
         runs = Path(dataset.path("runs"))
@@ -70,7 +69,7 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
         (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     ctx.barrier()
 
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = cfg.dataset_storage()
     inputs = load_run_inputs(dataset, cfg.model, ("train", "val"))
     result = fit(cfg.model, cfg.train, inputs, run_dir, resume)
     baselines = {}
