@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mtstrec.config_loading import CommaList
 from mtstrec.data.config import IngestConfig, SequenceConfig
 from mtstrec.features.config import FeatureConfig
 from mtstrec.storage import Storage
@@ -41,7 +42,7 @@ def _paper_encoders() -> dict[str, EncoderConfig]:
 
 @dataclass
 class ModelConfig:
-    modalities: list[str] = field(default_factory=lambda: list(MODALITIES))
+    modalities: CommaList[str] = field(default_factory=lambda: list(MODALITIES))
     d_model: int = 512
     max_len: int = 20
     fusion_layers: int = 3
@@ -90,7 +91,7 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    ks: list[int] = field(default_factory=lambda: [5, 10, 20])
+    ks: CommaList[int] = field(default_factory=lambda: [5, 10, 20])
     sampled_negatives: int = 100
     negatives_seed: int = 2025
     exclude_history: bool = True
