@@ -38,7 +38,8 @@ def main() -> None:
     if device.type == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)
     if args.smoke:
-        train_size = {"items": 300, "steps": 1, "text_dim": 64, "d_model": 32, "batch_size": 8}
+        train_size = {"items": 300, "steps": 1, "text_dim": 64, "d_model": 32, "batch_size": 8, "blocks": 1,
+                      "fusion_layers": 1}
         recommend_size = {"items": 500, "calls": 5, "text_dim": 64, "d_model": 32, "blocks": 1}
     else:
         train_size = {"items": 20000, "steps": 20}

@@ -61,17 +61,21 @@ def _sync(device: torch.device) -> None:
 
 
 def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 20000, steps: int = 8,
-            device: str = "cpu", text_dim: int = 4096, d_model: int = 512, batch_size: int = 64,
+            device: str = "cpu", text_dim: int = 4096, d_model: int = 512, batch_size: int = 64, blocks: int = 0,
+            fusion_layers: int = 3,
             peak_gflops: float = 0.0, profile: bool = False, without: tuple[str, ...] = ()) -> dict:
     """Time `steps` full training steps (after warm-up) and return the figures as a dict.
 
+    `blocks` (0 = the paper's per modality) and `fusion_layers` shrink the model for smoke runs.
     `without` turns speed levers off to measure what each one brings: "fold" standardises features
     in every step instead of once in the stored tables, "dropout" uses torch's own dropout masks.
     """
     torch.manual_seed(0)
     dev = torch.device(device)
-    model_cfg = ModelConfig(modalities=["id", "style", "text", "prompt", "price"], d_model=d_model)
+    model_cfg = ModelConfig(modalities=["id", "style", "text", "prompt", "price"], d_model=d_model,
+                            fusion_layers=fusion_layers)
     for encoder in model_cfg.encoders.values():
+        encoder.blocks = blocks or encoder.blocks
         encoder.ffn = min(encoder.ffn, 4 * d_model)
     train_cfg = TrainConfig(batch_size=batch_size)  # 100 negatives, paper optimizer settings
     store = synthetic_store(items, text_dim=text_dim, views=5, style_dim=512, seed=0).to(dev)

@@ -79,6 +79,7 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
         self.dropout = dropout
+        self.weights_dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor, query_rows: slice | None = None) -> torch.Tensor:
         """x: (B, S, d); allowed: (B, 1, Sq, S) bool, True where a query may attend a key.
@@ -98,9 +99,15 @@ class Attention(nn.Module):
         q = q.view(batch, -1, self.heads, head_dim).transpose(1, 2)  # (B, h, Sq, hd)
         k = k.view(batch, seq, self.heads, head_dim).transpose(1, 2)  # (B, h, S, hd)
         v = v.view(batch, seq, self.heads, head_dim).transpose(1, 2)  # (B, h, S, hd)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
-        )  # (B, h, Sq, hd)
+        if self.training and self.dropout > 0 and x.device.type == "cpu" and not torch.compiler.is_compiling():
+            # What SDPA's math path does when it drops attention weights, with the cheap masks.
+            scores = (q @ k.transpose(-2, -1)) * head_dim**-0.5  # (B, h, Sq, S)
+            weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+            y = self.weights_dropout(weights) @ v  # (B, h, Sq, hd)
+        else:
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
+            )  # (B, h, Sq, hd)
         y = y.transpose(1, 2).reshape(batch, -1, d_model)  # (B, Sq, d)
         return self.out(y)
 

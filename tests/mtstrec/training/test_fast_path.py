@@ -8,8 +8,9 @@ import torch
 
 from mtstrec.config import TrainConfig
 from mtstrec.data.item_features import ItemFeatureStore, ModalityTable
+from mtstrec.fusion import fusion_mask
 from mtstrec.model import MTSTRec
-from mtstrec.modules import Dropout
+from mtstrec.modules import Attention, Dropout
 from mtstrec.training import compiled, device
 from mtstrec.training.loop import sample_negatives, train_step
 from tests.mtstrec.model_configs import small_config
@@ -102,6 +103,22 @@ def test_cheap_dropout_masks_are_reproducible_and_fresh_each_call():
     torch.manual_seed(3)
     assert torch.equal(layer(x), first)
     assert not torch.equal(first, second)
+
+
+def test_attention_with_cheap_weight_dropout_computes_what_sdpa_does():
+    """On the CPU in training, attention with dropout runs by hand (to use the cheap masks): with the
+    masks keeping everything it must equal SDPA, full and CLOZE-only queries alike."""
+    torch.manual_seed(0)
+    attention = Attention(16, 2, dropout=0.1).train()
+    x = torch.randn(3, 10, 16)
+    allowed = fusion_mask(torch.tensor([[0, 1, 1, 1, 1]] * 2 + [[1] * 5], dtype=torch.bool), first=False)
+    expected_full = attention.eval()(x, allowed)
+    expected_cloze = attention(x, allowed[:, :, 4:5], query_rows=slice(4, 5))
+    attention.train().weights_dropout.drop_levels = 0  # keep every weight
+    torch.testing.assert_close(attention(x, allowed), expected_full)
+    torch.testing.assert_close(attention(x, allowed[:, :, 4:5], query_rows=slice(4, 5)), expected_cloze)
+    attention.weights_dropout.drop_levels = 32768  # half: now the weights are dropped
+    assert not torch.allclose(attention(x, allowed), expected_full)
 
 
 def test_bf16_on_the_cpu_only_where_the_probe_shows_it_faster(caplog):
