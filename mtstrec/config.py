@@ -81,7 +81,10 @@ class TrainConfig:
     logit_scale: float = 1.0
     seed: int = 0
     device: str = "auto"
+    # auto: bf16 autocast on CUDA; on a CPU, bf16 only if a start-up probe shows it faster (logged).
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # torch.compile of the training step; auto compiles on CUDA only (mtstrec/training/compiled.py).
+    compile: Literal["auto", "on", "off"] = "auto"
     val_metric: str = "full/ndcg@5"
     # Also train each active modality alone (id-only is the SASRec-like baseline) for the report.
     baselines: bool = True

@@ -6,12 +6,14 @@ except the choice of input projection, which depends on the feature's kind.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mtstrec.config import EncoderConfig
-from mtstrec.data.item_features import KIND_BY_MODALITY, ItemFeatureStore
+from mtstrec.data.item_features import KIND_BY_MODALITY, ItemFeatureStore, ModalityTable
 from mtstrec.modules import TransformerBlock
 
 
@@ -52,9 +54,27 @@ class FeatureInput(nn.Module):
             self.shift.copy_(present.mean(dim=0))
             self.scale.copy_(1.0 / present.std(dim=0).clamp(min=1e-6))
 
+    def standardised_table(self, table: ModalityTable) -> ModalityTable:
+        """`table` with this input's standardisation applied once to every row (a copy), and marked so
+        that `forward` does not apply it again."""
+        shift, scale = self.shift.to(table.values.device), self.scale.to(table.values.device)
+        return dataclasses.replace(table, values=(table.values - shift) * scale,
+                                   standardised=(shift.clone(), scale.clone()))
+
+    def _needs_standardising(self, table: ModalityTable) -> bool:
+        applied = table.standardised
+        if applied is None:
+            return True
+        if torch.equal(applied[0], self.shift) and torch.equal(applied[1], self.scale):
+            return False
+        raise ValueError(f"{self.modality}: the feature table was standardised with other statistics than this "
+                         f"model's; build it again with MTSTRec.standardised_store from the raw store")
+
     def forward(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
         values, present = store.gather(self.modality, items)  # (U, *shape), (U,)
-        projected = self.project((values - self.shift) * self.scale)  # (U, d)
+        if self._needs_standardising(store.tables[self.modality]):
+            values = (values - self.shift) * self.scale
+        projected = self.project(values)  # (U, d)
         return torch.where(present[:, None], projected, self.missing.to(projected.dtype))
 
 

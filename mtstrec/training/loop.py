@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -25,6 +26,7 @@ from mtstrec.inference import CatalogScorer
 from mtstrec.loss import LOSSES
 from mtstrec.model import MTSTRec
 from mtstrec.training import checkpoint, distributed
+from mtstrec.training.compiled import StepModule
 from mtstrec.training.device import autocast, resolve_precision
 from mtstrec.training.inputs import RunInputs
 
@@ -78,8 +80,9 @@ def train_step(
     return loss
 
 
-def validate(model: MTSTRec, inputs: RunInputs, metric: str, device: torch.device, batch_size: int) -> float:
-    scorer = CatalogScorer(model, inputs.store, device)
+def validate(model: MTSTRec, inputs: RunInputs, store: ItemFeatureStore, metric: str, device: torch.device,
+             batch_size: int) -> float:
+    scorer = CatalogScorer(model, store, device)
     results = evaluate_scorer(scorer, inputs.splits["val"], None, inputs.num_items, ks=[_metric_k(metric)],
                               batch_size=batch_size)
     if metric not in results:
@@ -119,6 +122,8 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
     ctx = distributed.from_environment()
     device = distributed.process_device(cfg.device, ctx)
     precision = resolve_precision(cfg.precision, device)
+    if ctx.enabled:  # every rank trains in rank 0's choice
+        precision = "bf16" if ctx.broadcast(float(precision == "bf16"), device) else "fp32"
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     store = inputs.store.to(device)
@@ -129,12 +134,14 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
     state = {"epoch": 0, "best_metric": -math.inf, "best_epoch": 0, "stale": 0, "history": []}
     if resume:
         state = _restore(run_dir, device, model, optimizer, scheduler, generator)
+    store = model.standardised_store(store)  # once, instead of in every step
     trainable = model
     if ctx.enabled:
         torch.manual_seed(cfg.seed + 1000 * ctx.rank + state["epoch"])  # distinct dropout per rank
         trainable = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
+    step_module = StepModule(trainable, cfg.compile, device)
 
     train = inputs.splits["train"]
     step_rows = cfg.batch_size * ctx.world_size
@@ -155,14 +162,16 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
             mine = slice(ctx.rank, None, ctx.world_size)
             rows = global_rows[mine]
             optimizer.zero_grad(set_to_none=True)
-            loss = train_step(trainable, train.histories[rows].to(device), train.targets[rows].to(device),
-                              negatives[mine].to(device), negative_mask[mine].to(device), store, cfg, precision)
+            loss = step_module.run(partial(
+                train_step, batch_histories=train.histories[rows].to(device),
+                batch_targets=train.targets[rows].to(device), negatives=negatives[mine].to(device),
+                negative_mask=negative_mask[mine].to(device), store=store, cfg=cfg, precision=precision))
             optimizer.step()
             total += float(loss.detach())
             batches += 1
             progress.set_postfix(loss=f"{total / batches:.4f}")
         scheduler.step()
-        metric = validate(model, inputs, cfg.val_metric, device, cfg.batch_size * 4) if ctx.is_main else 0.0
+        metric = validate(model, inputs, store, cfg.val_metric, device, cfg.batch_size * 4) if ctx.is_main else 0.0
         metric = ctx.broadcast(metric, device)
         seconds = time.perf_counter() - started
         entry = {"epoch": epoch, "train_loss": total / max(batches, 1), f"val_{cfg.val_metric}": metric,
