@@ -19,7 +19,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from mtstrec.config import ModelConfig, TrainConfig
 from mtstrec.data.item_features import ItemFeatureStore, ModalityTable
 from mtstrec.model import MTSTRec
-from mtstrec.training.loop import sample_negatives, train_step
+from mtstrec.training.loop import train_step
+from mtstrec.training.negatives import catalog_negatives
 
 PEAK_GFLOPS = {"fp32": 175.0, "bf16": 380.0}  # this CPU's measured 2-thread matmul peak
 
@@ -73,7 +74,7 @@ def main() -> None:
     def step(i: int) -> None:
         rows = torch.arange(i * train_cfg.batch_size, (i + 1) * train_cfg.batch_size)
         batch_targets = targets[rows]
-        negatives, negative_mask = sample_negatives(batch_targets, args.items, train_cfg.negatives, generator)
+        negatives, negative_mask = catalog_negatives(batch_targets, args.items, train_cfg.negatives, generator)
         optimizer.zero_grad(set_to_none=True)
         train_step(model, histories[rows], batch_targets, negatives, negative_mask, store, train_cfg, args.precision)
         optimizer.step()
