@@ -27,7 +27,8 @@ from mtstrec.data.item_features import ItemFeatureStore, ModalityTable
 from mtstrec.model import MTSTRec
 from mtstrec.modules import Dropout
 from mtstrec.training.compiled import StepModule
-from mtstrec.training.loop import sample_negatives, train_step
+from mtstrec.training.loop import train_step
+from mtstrec.training.negatives import catalog_negatives
 
 
 def synthetic_store(items: int, text_dim: int, views: int, style_dim: int, seed: int) -> ItemFeatureStore:
@@ -80,7 +81,7 @@ def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 200
     train_cfg = TrainConfig(batch_size=batch_size)  # 100 negatives, paper optimizer settings
     store = synthetic_store(items, text_dim=text_dim, views=5, style_dim=512, seed=0).to(dev)
     model = MTSTRec(model_cfg, items, store.shapes()).to(dev)
-    model.fit_feature_scaling(store)
+    model.fit_feature_scaling(store, torch.ones(items + 1, dtype=torch.bool))  # every item is a training item
     if "fold" not in without:
         store = model.standardised_store(store)
     if "dropout" in without:
@@ -99,7 +100,7 @@ def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 200
     def step(i: int) -> None:
         rows = torch.arange(i * batch_size, (i + 1) * batch_size)
         batch_targets = targets[rows]
-        negatives, negative_mask = sample_negatives(batch_targets, items, train_cfg.negatives, generator)
+        negatives, negative_mask = catalog_negatives(batch_targets, items, train_cfg.negatives, generator)
         optimizer.zero_grad(set_to_none=True)
         trainable.run(partial(train_step, batch_histories=histories[rows].to(dev), batch_targets=batch_targets.to(dev),
                               negatives=negatives.to(dev), negative_mask=negative_mask.to(dev), store=store,
@@ -118,7 +119,7 @@ def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 200
     with FlopCounterMode(display=False) as counter:  # the eager model: compiled code hides its FLOPs
         i = warmup + steps
         rows = torch.arange(i * batch_size, (i + 1) * batch_size)
-        negatives, negative_mask = sample_negatives(targets[rows], items, train_cfg.negatives, generator)
+        negatives, negative_mask = catalog_negatives(targets[rows], items, train_cfg.negatives, generator)
         train_step(model, histories[rows].to(dev), targets[rows].to(dev), negatives.to(dev), negative_mask.to(dev),
                    store, train_cfg, precision)
     flop_per_sequence = counter.get_total_flops() / batch_size

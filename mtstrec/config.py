@@ -76,7 +76,10 @@ class TrainConfig:
     lr_gamma: float = 0.9
     patience: int = 10
     negatives: int = 100
-    loss: Literal["bce", "sampled_softmax"] = "bce"
+    # The paper's: negatives from the target month's items on sale, minus the example's history and targets.
+    negative_source: Literal["month", "catalog"] = "month"
+    # full_softmax scores every catalog item (no sampled negatives); single-process only.
+    loss: Literal["bce", "sampled_softmax", "full_softmax"] = "bce"
     # Scores are cosine similarities in [-1, 1]; the paper feeds them to the loss unscaled (1.0).
     logit_scale: float = 1.0
     seed: int = 0
@@ -86,7 +89,7 @@ class TrainConfig:
     # torch.compile of the training step; auto compiles on CUDA only (mtstrec/training/compiled.py).
     compile: Literal["auto", "on", "off"] = "auto"
     val_metric: str = "full/ndcg@5"
-    # Also train each active modality alone (id-only is the SASRec-like baseline) for the report.
+    # Also train each active modality alone and an ID-only SASRec with full-catalog cross-entropy.
     baselines: bool = True
     # Where run directories go; empty means <root>/<dataset>/runs (a local root is required then).
     runs_dir: str = ""
@@ -99,6 +102,8 @@ class EvalConfig:
     negatives_seed: int = 2025
     exclude_history: bool = True
     batch_size: int = 256
+    # Recency popularity counts the purchases of the last `recent_days` days before the split.
+    recent_days: int = 7
 
 
 @dataclass
@@ -112,9 +117,9 @@ class RegistryConfig:
     experiment: str = "mtstrec"
     model_name: str = "mtstrec"
     alias: str = "champion"
-    # Evaluation metric of the MTSTRec model that decides promotion; higher is better.
+    # Validation metric of the MTSTRec model that decides promotion; higher is better. Test is only reported.
     metric: str = "full/ndcg@10"
-    # The candidate must beat the champion by more than this on the same test split.
+    # The candidate must beat the champion by more than this on the same validation split.
     margin: float = 0.0
 
 

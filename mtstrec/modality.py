@@ -14,7 +14,7 @@ from torch import nn
 
 from mtstrec.config import EncoderConfig
 from mtstrec.data.item_features import KIND_BY_MODALITY, ItemFeatureStore, ModalityTable
-from mtstrec.modules import TransformerBlock
+from mtstrec.modules import TransformerBlock, sequence_init
 
 
 class IdInput(nn.Module):
@@ -31,8 +31,9 @@ class IdInput(nn.Module):
 class FeatureInput(nn.Module):
     """Projects a feature to d; an absent feature becomes the learned `missing` vector.
 
-    Features are first standardised per dimension with statistics of the training catalog
-    (`fit_scaling`), kept as buffers so that they travel with the weights. Pretrained embeddings
+    Features are first standardised per dimension with statistics of the training catalog, the
+    items sold before val_start (`fit_scaling`), kept as buffers so that they travel with the
+    weights. Pretrained embeddings
     share a large common component (mean cosine 0.5-0.9 between items); removing it keeps the
     item differences from drowning under the learned positions at initialisation.
     """
@@ -47,9 +48,11 @@ class FeatureInput(nn.Module):
     def project(self, values: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def fit_scaling(self, store: ItemFeatureStore) -> None:
+    def fit_scaling(self, store: ItemFeatureStore, train_items: torch.Tensor) -> None:
+        """Mean and std per dimension over the present features of `train_items` ((N+1,) bool)."""
         table = store.tables[self.modality]
-        present = table.values[table.present].flatten(0, -2)  # (rows, D): views count as rows
+        rows = table.present & train_items.to(table.present.device)
+        present = table.values[rows].flatten(0, -2)  # (rows, D): views count as rows
         if len(present) > 1:
             self.shift.copy_(present.mean(dim=0))
             self.scale.copy_(1.0 / present.std(dim=0).clamp(min=1e-6))
@@ -108,7 +111,7 @@ class ScalarInput(FeatureInput):
         super().__init__(modality, d_model, 1)
         self.d_model = d_model
 
-    def fit_scaling(self, store: ItemFeatureStore) -> None:
+    def fit_scaling(self, store: ItemFeatureStore, train_items: torch.Tensor) -> None:
         """Price is already min-max scaled on the training period, and broadcast as it is."""
 
     def project(self, values: torch.Tensor) -> torch.Tensor:
@@ -144,7 +147,7 @@ class ModalityEncoder(nn.Module):
         self.modality = modality
         self.input = make_input(modality, item_shape, num_items, d_model)
         self.cloze = nn.Parameter(torch.zeros(d_model))
-        self.positions = nn.Parameter(nn.init.xavier_uniform_(torch.empty(max_len + 1, d_model)))
+        self.positions = nn.Parameter(sequence_init(max_len + 1, d_model))
         def block() -> TransformerBlock:
             return TransformerBlock(d_model, encoder.heads, encoder.ffn, attn_dropout, encoder.hidden_dropout)
 

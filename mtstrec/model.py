@@ -15,6 +15,7 @@ from mtstrec.config import ModelConfig
 from mtstrec.data.item_features import ItemFeatureStore
 from mtstrec.fusion import fusion_mask, self_attention_mask
 from mtstrec.modality import ModalityEncoder
+from mtstrec.modules import sequence_init
 
 
 def cosine_scores(users: torch.Tensor, items: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
@@ -46,16 +47,17 @@ class MTSTRec(nn.Module):
             }
         )
         seq_len = config.max_len + 1
-        self.shared_tokens = nn.Parameter(nn.init.xavier_uniform_(torch.empty(seq_len, config.d_model)))
+        self.shared_tokens = nn.Parameter(sequence_init(seq_len, config.d_model))
         # One modality has nothing to fuse with: its fusion layers run as plain blocks (as in the paper).
         self.fuses = len(config.modalities) > 1 and config.fusion_layers > 0
 
     @torch.no_grad()
-    def fit_feature_scaling(self, store: ItemFeatureStore) -> None:
-        """Standardise every feature modality with statistics of `store` (the training catalog)."""
+    def fit_feature_scaling(self, store: ItemFeatureStore, train_items: torch.Tensor) -> None:
+        """Standardise every feature modality with statistics of the training catalog: the items of
+        `train_items` ((N+1,) bool, those sold before val_start)."""
         for encoder in self.encoders.values():
             if hasattr(encoder.input, "fit_scaling"):
-                encoder.input.fit_scaling(store)
+                encoder.input.fit_scaling(store, train_items)
 
     @torch.no_grad()
     def standardised_store(self, store: ItemFeatureStore) -> ItemFeatureStore:

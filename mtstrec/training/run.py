@@ -15,11 +15,13 @@ from mtstrec.config_loading import to_dict
 from mtstrec.training import distributed
 from mtstrec.training.inputs import load_run_inputs
 from mtstrec.training.loop import fit
+from mtstrec.training.sasrec_fit import fit_sasrec
 
 log = logging.getLogger(__name__)
 
 COMPLETE_MARKER = "COMPLETE"
 MAIN_MODEL = "MTSTRec"
+SASREC_MODEL = "SASRec-CE"
 
 
 def config_digest(cfg: PipelineConfig) -> str:
@@ -85,6 +87,12 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
             variant_resume = resume and (variant_dir / "checkpoint.pt").exists()
             baseline = fit(variant_cfg, cfg.train, inputs, variant_dir, variant_resume)
             baselines[name] = {"best_epoch": baseline.best_epoch, f"val_{cfg.train.val_metric}": baseline.best_metric}
+    if cfg.train.baselines and ctx.is_main:
+        sasrec_dir = run_dir / "variants" / SASREC_MODEL
+        baseline = fit_sasrec(cfg.model, cfg.train, inputs, dataset, sasrec_dir, resume)
+        baselines[SASREC_MODEL] = {"best_epoch": baseline.best_epoch,
+                                   f"val_{cfg.train.val_metric}": baseline.best_metric}
+    ctx.barrier()
     summary = {
         "run_dir": str(run_dir),
         "best_epoch": result.best_epoch,

@@ -41,7 +41,7 @@ def model(candidate_grad: bool) -> MTSTRec:
     torch.manual_seed(0)
     built = MTSTRec(dataclasses.replace(cfg, modalities=ALL, candidate_grad=candidate_grad), NUM_ITEMS,
                     raw_store().shapes())
-    built.fit_feature_scaling(raw_store())
+    built.fit_feature_scaling(raw_store(), torch.ones(NUM_ITEMS + 1, dtype=torch.bool))
     return built.train()
 
 
