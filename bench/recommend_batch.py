@@ -50,15 +50,16 @@ START = date(2018, 9, 20)
 REPO = Path(__file__).resolve().parent.parent
 
 
-def generate(root: str, seed: int) -> None:
+def generate(root: str, seed: int, scale: float) -> None:
     rng = np.random.default_rng(seed)
-    visits = int(ROWS / 2.5 * 1.02)
-    activity = rng.lognormal(0.0, 1.2, CUSTOMERS)
+    rows, customers = int(ROWS * scale), int(CUSTOMERS * scale)
+    visits = int(rows / 2.5 * 1.02)
+    activity = rng.lognormal(0.0, 1.2, customers)
     visit_customer = np.searchsorted(np.cumsum(activity / activity.sum()), rng.random(visits)).astype(np.int32)
-    visit_customer[:CUSTOMERS] = np.arange(CUSTOMERS)  # every customer buys at least once
-    visit_customer = np.minimum(visit_customer, CUSTOMERS - 1)
+    visit_customer[:customers] = np.arange(customers)  # every customer buys at least once
+    visit_customer = np.minimum(visit_customer, customers - 1)
     visit_day = rng.integers(0, DAYS, visits).astype(np.int16)
-    row_visit = np.repeat(np.arange(visits), 1 + rng.poisson(1.5, visits))[:ROWS]
+    row_visit = np.repeat(np.arange(visits), 1 + rng.poisson(1.5, visits))[:rows]
     popularity = 1.0 / np.arange(1, ITEMS + 1) ** 0.8
     item = 1 + rng.permutation(ITEMS)[
         np.minimum(np.searchsorted(np.cumsum(popularity / popularity.sum()), rng.random(len(row_visit))), ITEMS - 1)
@@ -66,7 +67,7 @@ def generate(root: str, seed: int) -> None:
     day = visit_day[row_visit]
     order = np.argsort(day, kind="stable")
     customer, day, item = visit_customer[row_visit][order], day[order], item[order]
-    ids = np.array([f"{i:064x}" for i in rng.permutation(CUSTOMERS)], dtype=object)
+    ids = np.array([f"{i:064x}" for i in rng.permutation(customers)], dtype=object)
     dataset = Storage(root).child("hm")
     bounds = np.searchsorted(day, np.arange(DAYS + 1))
     for d in range(DAYS):
@@ -79,7 +80,7 @@ def generate(root: str, seed: int) -> None:
             "price": pa.array(np.full(hi - lo, 0.03)),
             "channel": pa.array(np.ones(hi - lo, dtype=np.int8)),
         }, schema=TRANSACTIONS))
-    print(json.dumps({"rows": len(item), "customers": CUSTOMERS, "items": ITEMS, "days": DAYS,
+    print(json.dumps({"rows": len(item), "customers": customers, "items": ITEMS, "days": DAYS,
                       "last_day": str(START + timedelta(days=DAYS - 1))}))
 
 
@@ -166,6 +167,7 @@ def main() -> None:
     g = sub.add_parser("generate")
     g.add_argument("--root", required=True)
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--scale", type=float, default=1.0, help="fraction of H&M's rows and customers (items stay)")
     r = sub.add_parser("run")
     r.add_argument("--root", required=True)
     r.add_argument("--paper", action="store_true", help="the paper's model (d = 512) instead of the demo's")
@@ -178,7 +180,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "generate":
-        generate(args.root, args.seed)
+        generate(args.root, args.seed, args.scale)
     elif args.command == "run":
         print(json.dumps(run(args.root, args)))
     else:

@@ -19,13 +19,18 @@ from mtstrec.config_loading import from_dict
 from mtstrec.data.item_features import ItemFeatureStore
 from mtstrec.model import MTSTRec
 from mtstrec.schemas import PADDING_INDEX
-from mtstrec.serving.ranking import RankingMethod, TopK, build_ranker
+from mtstrec.serving.config import RankingMethod
+from mtstrec.serving.ranking import TopK, build_ranker
 from mtstrec.storage import Storage
 from mtstrec.training import checkpoint
 
 
 class CatalogScorer:
-    """Scores 0-padded histories (B, L) against every catalog item -> (B, N+1)."""
+    """Scores 0-padded histories (B, L) against every catalog item -> (B, N+1).
+
+    Built once per catalog: every item's per-modality input projection (the cache that
+    history encoding looks items up in) and the normalised item matrix derived from it.
+    """
 
     def __init__(self, model: MTSTRec, store: ItemFeatureStore, device: torch.device, chunk: int = 65536) -> None:
         self.model = model
@@ -34,13 +39,15 @@ class CatalogScorer:
         model.eval()
         with torch.inference_mode():
             items = torch.arange(store.num_items + 1, device=device)
-            parts = [model.item_representations(items[i : i + chunk], store) for i in range(0, len(items), chunk)]
-            self.item_matrix = F.normalize(torch.cat(parts).float(), dim=-1)  # (N+1, D)
+            parts = [model.item_inputs(items[i : i + chunk], store) for i in range(0, len(items), chunk)]
+            self.item_inputs = {m: torch.cat([p[m] for p in parts]) for m in parts[0]}  # (N+1, d) each
+            self.item_matrix = F.normalize(model.heads(self.item_inputs).float(), dim=-1)  # (N+1, D)
 
     @torch.inference_mode()
     def users(self, histories: torch.Tensor) -> torch.Tensor:
         """(B, L) 0-padded histories -> (B, D) L2-normalised user vectors."""
-        return F.normalize(self.model.encode_histories(histories.to(self.device), self.store).float(), dim=-1)
+        users = self.model.encode_histories(histories.to(self.device), self.store, self.item_inputs)
+        return F.normalize(users.float(), dim=-1)
 
     @torch.inference_mode()
     def __call__(self, histories: torch.Tensor) -> torch.Tensor:

@@ -4,8 +4,8 @@ Both rankers take normalised user vectors (B, D) and return the k best items wit
 exact fp32 cosine scores. Padding (row 0) and excluded items are never returned; a row with
 fewer than k rankable items is marked by -inf scores, which `TopK.as_lists` drops.
 
-The int8 ranker halves the bytes read twice over (fp32 -> int8, one scale per item) and
-ranks a shortlist of `shortlist` items per user with the fp32 matrix. Ranking at the
+The int8 ranker reads a quarter of the bytes (fp32 -> int8, one scale per item) and
+re-ranks a shortlist of `shortlist` items per user with the fp32 matrix. Ranking at the
 paper's width is memory bound (the fp32 matrix of 100 k items x 2,049 is 820 MB), so a
 quarter of the bytes is most of the speed-up. It is approximate: `bench/ranking_recall.py`
 measures its recall of the exact top-k, and the exact ranker stays the default.
@@ -13,6 +13,7 @@ measures its recall of the exact top-k, and the exact ranker stays the default.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -67,20 +68,30 @@ class ExactRanker:
 
 
 class Int8ShortlistRanker:
-    """Approximate scores from an int8 item matrix, exact fp32 re-ranking of the best `shortlist`."""
+    """Approximate scores from an int8 item matrix, exact fp32 re-ranking of the best `shortlist`.
+
+    The int8 product is fbgemm's dynamic quantized linear (per-item weight scales, the user
+    vector quantized on the fly), which has AVX2 kernels; torch's `_weight_int8pack_mm` was
+    7x slower than the fp32 product on this CPU, fbgemm 6.7x faster.
+    """
 
     method: RankingMethod = "int8"
 
     def __init__(self, item_matrix: torch.Tensor, shortlist: int = 100) -> None:
         self.item_matrix = item_matrix  # (N+1, D) fp32, rows L2-normalised
         self.shortlist = shortlist
-        scale = item_matrix.abs().amax(dim=1).clamp(min=1e-12) / 127.0  # (N+1,)
-        self.scales = scale.float().contiguous()
-        self.quantized = torch.round(item_matrix / scale[:, None]).to(torch.int8).contiguous()  # (N+1, D)
+        scales = (item_matrix.abs().amax(dim=1).clamp(min=1e-12) / 127.0).double()  # (N+1,)
+        with warnings.catch_warnings():
+            # torch marks quantized tensors for removal in a later release; 2.14 (pinned) has them.
+            warnings.simplefilter("ignore", UserWarning)
+            weight = torch.quantize_per_channel(item_matrix.float(), scales, torch.zeros_like(scales, dtype=torch.long),
+                                                0, torch.qint8)
+        self.packed = torch.ops.quantized.linear_prepack(weight, None)
 
     def approximate_scores(self, users: torch.Tensor) -> torch.Tensor:
         """users (B, D) fp32 -> (B, N+1) fp32 scores against the int8 matrix."""
-        return torch._weight_int8pack_mm(users.contiguous(), self.quantized, self.scales)
+        # reduce_range: 7-bit activations, so that AVX2's int16 accumulation cannot overflow.
+        return torch.ops.quantized.linear_dynamic(users.contiguous(), self.packed, True)
 
     def top_k(self, users: torch.Tensor, k: int, exclude: torch.Tensor | None = None) -> TopK:
         approx = _mask(self.approximate_scores(users), exclude)  # (B, N+1)
