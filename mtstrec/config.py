@@ -12,6 +12,7 @@ from typing import Literal
 from mtstrec.config_loading import CommaList
 from mtstrec.data.config import IngestConfig, SequenceConfig
 from mtstrec.features.config import FeatureConfig
+from mtstrec.serving.config import ServeConfig
 from mtstrec.storage import Storage
 
 MODALITIES = ("id", "style", "image", "text", "prompt", "price")
@@ -134,6 +135,7 @@ class PipelineConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     def dataset_storage(self) -> Storage:
         """`<root>/<dataset>`: where every contract file of this dataset lives."""

@@ -111,17 +111,24 @@ class MTSTRec(nn.Module):
                 tokens = torch.stack(updated).mean(dim=0)  # (B, S, d)
         return x
 
-    def encode_histories(self, histories: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
-        """histories: (B, L) item indexes, left-padded with 0 -> user representation (B, out_dim)."""
+    def encode_histories(self, histories: torch.Tensor, store: ItemFeatureStore,
+                         item_inputs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """histories: (B, L) item indexes, left-padded with 0 -> user representation (B, out_dim).
+
+        `item_inputs` (from `item_inputs`, for every item 0..N) replaces the per-batch input
+        projections with a lookup: the same values at inference, computed once per catalog.
+        """
         batch, length = histories.shape
         if length != self.config.max_len:
             raise ValueError(f"histories have length {length}, the model expects max_len {self.config.max_len}")
-        unique, inverse = torch.unique(histories, return_inverse=True)  # (U,), (B, L)
         valid = torch.cat([histories != 0, histories.new_ones(batch, 1, dtype=torch.bool)], dim=1)  # (B, S)
-        x = {
-            m: encoder.embed_sequence(F.embedding(inverse, encoder.input(unique, store)))  # (B, S, d)
-            for m, encoder in self.encoders.items()
-        }
+        if item_inputs is not None:
+            x = {m: encoder.embed_sequence(F.embedding(histories, item_inputs[m]))  # (B, S, d)
+                 for m, encoder in self.encoders.items()}
+        else:
+            unique, inverse = torch.unique(histories, return_inverse=True)  # (U,), (B, L)
+            x = {m: encoder.embed_sequence(F.embedding(inverse, encoder.input(unique, store)))  # (B, S, d)
+                 for m, encoder in self.encoders.items()}
         if self.fuses:
             x = self._run_fused(x, valid)
         else:
@@ -131,6 +138,14 @@ class MTSTRec(nn.Module):
     def item_representations(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
         """items: (U,) -> (U, out_dim): each modality's input projection and head, no sequence encoder."""
         return torch.cat([encoder.head(encoder.input(items, store)) for encoder in self.encoders.values()], dim=-1)
+
+    def item_inputs(self, items: torch.Tensor, store: ItemFeatureStore) -> dict[str, torch.Tensor]:
+        """items: (U,) -> per modality, the input projection (U, d) that sequences and heads start from."""
+        return {m: encoder.input(items, store) for m, encoder in self.encoders.items()}
+
+    def heads(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-modality input projections (U, d) -> item representations (U, out_dim)."""
+        return torch.cat([encoder.head(inputs[m]) for m, encoder in self.encoders.items()], dim=-1)
 
     def forward(self, histories: torch.Tensor, candidates: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
         """histories (B, L), candidates (B, C) -> cosine scores (B, C). Candidates are encoded once each."""

@@ -17,7 +17,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import date
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +31,13 @@ from mtstrec.config import PipelineConfig
 from mtstrec.config_loading import to_dict
 from mtstrec.tracking.lineage import DatasetEntry
 from mtstrec.tracking.pyfunc_model import SIGNATURE, input_example, stage_artifacts
+from mtstrec.tracking.requirements import pip_requirements
 from mtstrec.tracking.settings import TrackingSettings, fluent_tracking, tracking_settings
 
 log = logging.getLogger(__name__)
 
 PRIMARY_MODEL = "MTSTRec"  # the evaluation report's name for the trained model
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
-# Packages the pyfunc imports; pinned to what is installed, so that serving matches training.
-PYFUNC_PACKAGES = ("mlflow", "torch", "numpy", "pandas", "pyarrow", "polars")
 # Tags on each registered version, read back by the promotion gate.
 TAG_SCORE = "eval.score"  # validation score: the gate selects on it
 TAG_TEST_SCORE = "eval.test_score"  # reported, never selected on
@@ -90,10 +88,6 @@ def primary_score(evaluation: dict[str, Any], metric: str, split: str = "validat
         return float(evaluation[split][PRIMARY_MODEL][metric])
     except KeyError as exc:
         raise KeyError(f"evaluation has no {split} {PRIMARY_MODEL} metric {metric!r}") from exc
-
-
-def _pip_requirements() -> list[str]:
-    return [f"{name}=={version(name)}" for name in PYFUNC_PACKAGES]
 
 
 def _experiment_id(client: MlflowClient, settings: TrackingSettings, name: str) -> str:
@@ -168,7 +162,8 @@ def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: s
                 code_paths=[str(Path(mtstrec.__file__).parent)],
                 signature=SIGNATURE,
                 input_example=input_example(dataset),
-                pip_requirements=_pip_requirements(),
+                pip_requirements=pip_requirements(),
+                model_config={"ranking": cfg.serve.ranking, "shortlist": cfg.serve.shortlist},
                 registered_model_name=cfg.registry.model_name,
             )
     version_id = str(info.registered_model_version)
