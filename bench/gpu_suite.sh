@@ -26,7 +26,8 @@ echo "== training throughput and recommend latency" >&2
 "$PYTHON" -m bench.gpu_suite $SMOKE --out "$SCRATCH/model.json" >&2
 
 echo "== image feature extraction" >&2
-SCRATCH="$SCRATCH/features" OUT="$SCRATCH" bash bench/features_gpu.sh >&2
+FEATURES_OUT="$SCRATCH"
+SCRATCH="$SCRATCH/features" OUT="$FEATURES_OUT" bash bench/features_gpu.sh >&2
 
 "$PYTHON" - "$SCRATCH/model.json" "$SCRATCH/features_gpu.json" "$(( $(date +%s) - started ))" \
     > "$SCRATCH/gpu_suite.json" <<'PY'

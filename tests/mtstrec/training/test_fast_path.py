@@ -12,7 +12,8 @@ from mtstrec.fusion import fusion_mask
 from mtstrec.model import MTSTRec
 from mtstrec.modules import Attention, Dropout
 from mtstrec.training import compiled, device
-from mtstrec.training.loop import sample_negatives, train_step
+from mtstrec.training.loop import train_step
+from mtstrec.training.negatives import catalog_negatives
 from tests.mtstrec.model_configs import small_config
 
 NUM_ITEMS = 40
@@ -51,7 +52,7 @@ def loss_and_grads(m: MTSTRec, store: ItemFeatureStore) -> tuple[torch.Tensor, d
     histories[:3, :2] = 0
     targets = torch.randint(1, NUM_ITEMS + 1, (8, 3), generator=gen)
     targets[4:, 1:] = 0
-    negatives, negative_mask = sample_negatives(targets, NUM_ITEMS, 10, gen)
+    negatives, negative_mask = catalog_negatives(targets, NUM_ITEMS, 10, gen)
     m.zero_grad(set_to_none=True)
     loss = train_step(m, histories, targets, negatives, negative_mask, store, TrainConfig(), "fp32")
     return loss.detach(), {n: p.grad.clone() for n, p in m.named_parameters() if p.grad is not None}
