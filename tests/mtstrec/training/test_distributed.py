@@ -16,12 +16,15 @@ from tests.mtstrec.model_configs import SMALL_MODEL, small_config
 @pytest.mark.slow
 def test_two_processes_of_32_match_one_process_of_64(synthetic_root, tmp_path):
     """Same global batch, same negatives (shared generator), no dropout: DDP's averaged gradient is the
-    single process's gradient, so the weights agree up to float summation order."""
+    single process's gradient, so the weights agree up to float summation order. fp32 in both: precision
+    auto probes each process's speed, and the two runs may choose differently."""
     single = tmp_path / "single"
-    train_run(small_config(synthetic_root, "planted", "train.epochs=1", "train.batch_size=64"), single)
+    train_run(small_config(synthetic_root, "planted", "train.epochs=1", "train.batch_size=64",
+                           "train.precision=fp32"), single)
 
     ddp = tmp_path / "ddp"
-    sets = [a for o in [*SMALL_MODEL, "train.epochs=1", "train.batch_size=32"] for a in ("--set", o)]
+    options = [*SMALL_MODEL, "train.epochs=1", "train.batch_size=32", "train.precision=fp32"]
+    sets = [a for o in options for a in ("--set", o)]
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
                f"--master_port={free_port()}", "-m", "mtstrec.cli", "train", "--root", synthetic_root,
                "--dataset", "planted", "--run-dir", str(ddp), *sets]
@@ -33,5 +36,7 @@ def test_two_processes_of_32_match_one_process_of_64(synthetic_root, tmp_path):
     assert len(json.loads((ddp / "history.json").read_text())) == 1
     a = torch.load(single / "checkpoint.pt", weights_only=True)["model"]
     b = torch.load(ddp / "checkpoint.pt", weights_only=True)["model"]
+    # atol 1e-4: attention's key bias gets a zero gradient up to rounding (softmax ignores a shift), and Adam
+    # turns that rounding noise into steps; seen 1.8e-5 on one such element with month negatives.
     for name in a:
-        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-4, msg=name)
