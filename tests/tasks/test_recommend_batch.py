@@ -30,7 +30,6 @@ PURCHASES = [
 
 
 def evaluation(run_dir: Path, ndcg: float) -> dict:
-    """`ndcg` on validation (what promotion compares) and on test."""
     return {"metrics": {"MTSTRec": {"full/ndcg@10": ndcg}}, "validation": {"MTSTRec": {"full/ndcg@10": ndcg}},
             "report": {"markdown": str(run_dir / "report" / "report.md")}, "test_examples": 3}
 
