@@ -1,11 +1,13 @@
 """The batch step against a real (SQLite) MLflow registry: the champion scores the active customers."""
 
+import json
 from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
+from mtstrec.cli import main
 from mtstrec.schemas import RECOMMENDATIONS
 from mtstrec.storage import Storage
 from tasks.promote import promote
@@ -105,6 +107,20 @@ def test_without_exclude_seen_bought_items_may_come_back(shop):
     recommend_batch(cfg, DAY)
     rows = read(dataset, DAY).column("items").to_pylist()
     assert all(sorted(r) == sorted(item_id(i) for i in range(1, NUM_ITEMS + 1)) for r in rows)
+
+
+def test_cli_with_the_int8_ranker_gives_the_exact_lists_on_a_small_catalog(shop, capsys):
+    cfg, dataset = shop
+    recommend_batch(cfg, DAY)
+    exact = read(dataset, DAY)
+    # The shortlist (100) covers the 12 items: the int8 ranker re-ranks them all in fp32.
+    assert main(["recommend-batch", "--root", cfg.root, "--dataset", cfg.dataset, "--date", DAY.isoformat(),
+                 "--set", "serve.k=4", "--set", "serve.ranking=int8"]) == 0
+    assert json.loads(capsys.readouterr().out)["customers"] == 3
+    approx = read(dataset, DAY)
+    assert approx.column("items").equals(exact.column("items"))
+    manifest = json.loads(dataset.read_bytes(f"recommendations/date={DAY.isoformat()}/_manifest.json"))
+    assert manifest["ranking"] == "int8" and manifest["model_version"] == "1" and manifest["rows"] == 3
 
 
 def test_no_champion_is_a_clear_error(tmp_path, monkeypatch):

@@ -50,7 +50,8 @@ def endpoint(tmp_path_factory):
     dataset = Storage(cfg.root).child(cfg.dataset)
     write_dataset(dataset, [[1, 2, 3], [4, 5], [6]])
     write_run(work / "run", cfg, dataset, seed=0)
-    evaluation = {"metrics": {"MTSTRec": {"full/ndcg@10": 0.3}}, "report": {}, "test_examples": 3}
+    evaluation = {"metrics": {"MTSTRec": {"full/ndcg@10": 0.3}}, "validation": {"MTSTRec": {"full/ndcg@10": 0.3}},
+                  "report": {}, "test_examples": 3}
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     saved = os.environ.pop("MLFLOW_TRACKING_URI", None)
     try:

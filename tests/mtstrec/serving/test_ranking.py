@@ -58,3 +58,30 @@ def test_as_lists_drops_minus_infinity_fillers():
 def test_unknown_ranking_method_is_a_clear_error():
     with pytest.raises(ValueError, match=r"serve\.ranking"):
         build_ranker(catalog(3, 4), "fp8")  # type: ignore[arg-type]
+
+
+def test_int8_with_a_shortlist_covering_the_catalog_agrees_with_exact():
+    matrix, u = catalog(300, 16), users(30, 16)
+    exclude = torch.randint(0, 301, (30, 5), generator=torch.Generator().manual_seed(3))
+    exact = ExactRanker(matrix).top_k(u, 10, exclude)
+    approx = Int8ShortlistRanker(matrix, shortlist=301).top_k(u, 10, exclude)
+    assert torch.equal(approx.items, exact.items)
+    assert torch.allclose(approx.scores, exact.scores)
+
+
+def test_int8_finds_the_item_a_user_vector_points_at():
+    matrix = catalog(2000, 32)
+    wanted = torch.arange(1, 2001, 40)  # (50,)
+    noise = 0.05 * users(len(wanted), 32, seed=4)
+    u = torch.nn.functional.normalize(matrix[wanted] + noise, dim=-1)
+    for ranker in (ExactRanker(matrix), Int8ShortlistRanker(matrix, shortlist=20)):
+        assert torch.equal(ranker.top_k(u, 1).items[:, 0], wanted)
+
+
+@pytest.mark.parametrize("make", [ExactRanker, lambda m: Int8ShortlistRanker(m, shortlist=2)])
+def test_a_row_with_every_item_excluded_is_empty_and_padding_is_never_returned(make):
+    matrix, u = catalog(3, 8), users(2, 8)
+    top = make(matrix).top_k(u, 3, torch.tensor([[1, 2, 3], [0, 0, 0]]))
+    assert torch.isinf(top.scores[0]).all()
+    items, _ = top.as_lists()
+    assert items[0] == [] and len(items[1]) == 3 and 0 not in items[1]
