@@ -133,7 +133,7 @@ def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 200
         "sequences_per_s": round(sequences_per_s, 2), "seconds_per_step": round(seconds / steps, 3),
         "warmup_s": round(warmup_s, 1), "gflop_per_sequence": round(flop_per_sequence / 1e9, 2),
         "achieved_gflops": round(achieved, 1), "peak_gflops": round(peak, 1),
-        "peak_source": "given" if peak_gflops else "measured", "mfu": round(achieved / peak, 3),
+        "peak_source": "given" if peak_gflops else "measured", "mfu": float(f"{achieved / peak:.3g}"),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
     }
     if dev.type == "cuda":
