@@ -85,7 +85,7 @@ def main() -> None:
     env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
     rounds = []
     for r in range(args.rounds):
-        row: dict = {"round": r + 1, "peak_gflops": peaks(args.threads, env)}
+        row: dict = {"round": r + 1, "load_average_1min": os.getloadavg()[0], "peak_gflops": peaks(args.threads, env)}
         if r % 2 == 0:
             row["original"] = original(args.ref_script, args.ref_batches, env)
         for variant in args.ours:
@@ -97,24 +97,29 @@ def main() -> None:
             row[variant] = ours(variant, args.steps, args.threads, env)
         if r % 2 == 1:
             row["original"] = original(args.ref_script, args.ref_batches, env)
+        row["load_average_1min_after"] = os.getloadavg()[0]
         rounds.append(row)
         print(json.dumps(row), flush=True)
 
     peak = {p: max(row["peak_gflops"][p] for row in rounds) for p in ("fp32", "bf16")}
     print(f"\nCPU: {cpu_model()}, {args.threads} threads; "
           f"matmul peak this run: fp32 {peak['fp32']:.0f}, bf16 {peak['bf16']:.0f} GFLOP/s")
-    print("| round | original (seq/s) | ours | seq/s | ratio | GFLOP/s | MFU (of this run's peak) | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| round | load (1 min, before-after) | original (seq/s) | ours | seq/s | ratio | GFLOP/s "
+          "| MFU (of this run's peak) | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
     ratios: dict[str, list[float]] = {v: [] for v in args.ours}
     for row in rounds:
         for v in args.ours:
             r = row[v]
+            load = f"{row['load_average_1min']:.1f}-{row['load_average_1min_after']:.1f}"
             precision = v.split(":")[0]
             if "skipped" in r:
-                print(f"| {row['round']} | {row['original']['sequences_per_s']:.2f} | {v} | skipped: {r['skipped']} |")
+                print(f"| {row['round']} | {load} | {row['original']['sequences_per_s']:.2f} | {v} | "
+                      f"skipped: {r['skipped']} |")
                 continue
             ratios[v].append(r["sequences_per_s"] / row["original"]["sequences_per_s"])
-            print(f"| {row['round']} | {row['original']['sequences_per_s']:.2f} | {v} | {r['sequences_per_s']:.2f} | "
+            print(f"| {row['round']} | {load} | {row['original']['sequences_per_s']:.2f} | {v} | "
+                  f"{r['sequences_per_s']:.2f} | "
                   f"{ratios[v][-1]:.2f}x | {r['achieved_gflops']:.0f} | "
                   f"{100 * r['achieved_gflops'] / peak[precision]:.0f}% of {peak[precision]:.0f} | "
                   f"{r['peak_rss_gb']:.2f} GB |")
