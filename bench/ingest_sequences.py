@@ -14,6 +14,12 @@ times the sequences step alone on the ingested root (a fresh process, so its pea
 RSS is the step's own), e.g. `--set sequences.train_examples=last_day`:
 
     python bench/ingest_sequences.py sequences --root /tmp/hm_scale_root
+
+`load` then reads the training split the way training does (`load_split`, a fresh process) and
+reports the peak and the resident set after loading beside the size of the example tensors, to check
+that training holds one copy of its examples:
+
+    python bench/ingest_sequences.py load --root /tmp/hm_scale_root
 """
 
 from __future__ import annotations
@@ -134,6 +140,32 @@ def sequences_only(root: Path, train_examples: str) -> None:
     }, indent=2))
 
 
+def _rss_gib() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def load_train(root: Path) -> None:
+    from mtstrec.config import PipelineConfig
+    from mtstrec.data.item_features import read_num_items
+    from mtstrec.training.inputs import load_split
+
+    cfg = PipelineConfig(root=str(root), dataset="hm_scale")
+    dataset = cfg.dataset_storage()
+    num_items = read_num_items(dataset)
+    before = _rss_gib()
+    start = time.perf_counter()
+    train = load_split(dataset, "train", cfg.model.max_len, num_items)
+    seconds = time.perf_counter() - start
+    tensor_gib = (train.histories.nbytes + train.targets.nbytes + train.target_months.nbytes) / 2**30
+    print(json.dumps({
+        "examples": len(train), "histories": list(train.histories.shape), "targets": list(train.targets.shape),
+        "load_s": round(seconds, 1), "example_tensors_gib": round(tensor_gib, 2),
+        "parquet_mib": round((root / "hm_scale" / "sequences" / "train.parquet").stat().st_size / 2**20, 1),
+        "rss_before_gib": round(before, 2), "rss_after_gib": round(_rss_gib(), 2),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }, indent=2))
+
+
 def run(raw: Path, root: Path) -> None:
     import mtstrec.data.ingest as ingest_lib
     from mtstrec.config import PipelineConfig
@@ -187,12 +219,16 @@ def main() -> None:
     p = sub.add_parser("sequences", help="time the sequences step alone on an ingested root")
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--train-examples", choices=["every_day", "last_day"], default="every_day")
+    p = sub.add_parser("load", help="read the training split as training does; peak and resident memory")
+    p.add_argument("--root", type=Path, required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.command == "generate":
         generate(args.out, args.seed)
     elif args.command == "sequences":
         sequences_only(args.root, args.train_examples)
+    elif args.command == "load":
+        load_train(args.root)
     else:
         run(args.raw, args.root)
 

@@ -12,6 +12,11 @@ single-modality baselines and SASRec-CE, plus popularity and recency popularity,
 `evaluate_run` on the test split. Extra MTSTRec variants (e.g. another loss) train without
 baselines. Every finished run is appended to `<work>/results.jsonl`, so an interrupted run
 resumes; the markdown table (mean ± std over seeds) is printed and written to `<work>/quality.md`.
+
+To fit a time budget, `--variants` picks rows' runs (e.g. only the extra loss variant, in another
+work directory beside a running table), and `--no-ablations` trains SASRec-CE beside MTSTRec but not
+the single-modality ablations. `--table-only --work DIR` over a results.jsonl concatenated from
+several work directories prints the combined table.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 METRICS = ("full/ndcg@10", "full/hr@10", "sampled/ndcg@10", "sampled/hr@10")
 MODES = ("every_day", "last_day")
 # Shorter than configs/demo.toml's 10 epochs so that the whole table fits in about an hour on 2 cores.
-SCHEDULE = ["train.epochs=5", "train.patience=2"]
+# fp32 always: `precision=auto` times a probe step, and on a loaded machine the probe can pick bf16 for
+# one run and fp32 for the next.
+SCHEDULE = ["train.epochs=5", "train.patience=2", "train.precision=fp32"]
 
 
 @dataclass
@@ -81,9 +88,12 @@ def done_runs(results: Path) -> set[tuple[str, str, str, int]]:
     return {(r["dataset"], r["mode"], r["variant"], r["seed"]) for r in rows}
 
 
-def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str], results: Path) -> None:
+def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str], results: Path,
+                chosen: list[str] | None = None, ablations: bool = True) -> None:
     from mtstrec.evaluation.run import evaluate_run
-    from mtstrec.training.run import train_run
+    from mtstrec.training.inputs import load_run_inputs
+    from mtstrec.training.run import SASREC_MODEL, train_run
+    from mtstrec.training.sasrec_fit import fit_sasrec
     from tasks.features import extract_features, extract_price_features
     from tasks.ingest import ingest
     from tasks.sequences import build_sequences
@@ -94,7 +104,8 @@ def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str
         ingest(base, None)
     finished = done_runs(results)
     for mode in modes:
-        variants = {"MTSTRec": [], **spec.variants}
+        variants = {name: extra for name, extra in {"MTSTRec": [], **spec.variants}.items()
+                    if chosen is None or name in chosen}
         todo = [(v, s) for v in variants for s in seeds if (spec.name, mode, v, s) not in finished]
         if not todo:
             continue
@@ -103,16 +114,21 @@ def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str
             extract_price_features(base, None)
         extract_features(base, None)
         for variant, seed in todo:
-            extra = variants[variant] + (["train.baselines=false"] if variant != "MTSTRec" else [])
+            main_with_ablations = variant == "MTSTRec" and ablations
+            extra = variants[variant] + ([] if main_with_ablations else ["train.baselines=false"])
             cfg = config(spec, work, mode, seed, extra)
             run_dir = work / "runs" / spec.name / mode / variant.replace(" ", "_") / f"seed{seed}"
             started = time.perf_counter()
             train_run(cfg, run_dir)
+            if variant == "MTSTRec" and not ablations:
+                inputs = load_run_inputs(cfg.dataset_storage(), cfg.model, ("train", "val"))
+                fit_sasrec(cfg.model, cfg.train, inputs, cfg.dataset_storage(), run_dir / "variants" / SASREC_MODEL)
             evaluation = evaluate_run(run_dir, cfg)
             metrics = evaluation["metrics"]
             if variant != "MTSTRec":
                 metrics = {variant: metrics["MTSTRec"]}
-            row = {"dataset": spec.name, "mode": mode, "variant": variant, "seed": seed, "metrics": metrics,
+            row = {"dataset": spec.name, "mode": mode, "variant": variant, "seed": seed, "ablations": ablations,
+                   "metrics": metrics,
                    "counts": sequences["counts"], "seconds": round(time.perf_counter() - started, 1)}
             with results.open("a") as out:
                 out.write(json.dumps(row) + "\n")
@@ -157,6 +173,9 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", help="only these rows' runs: MTSTRec and/or extra variants")
+    parser.add_argument("--no-ablations", action="store_true",
+                        help="train SASRec-CE beside MTSTRec, but not the single-modality ablations")
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -164,7 +183,8 @@ def main() -> None:
     results = args.work / "results.jsonl"
     if not args.table_only:
         for name in args.datasets:
-            run_dataset(DATASETS[name], args.work, args.seeds, args.modes, results)
+            run_dataset(DATASETS[name], args.work, args.seeds, args.modes, results, args.variants,
+                        not args.no_ablations)
     markdown = table(results)
     (args.work / "quality.md").write_text(markdown)
     print(markdown)
