@@ -15,8 +15,11 @@ resumes; the markdown table (mean ± std over seeds) is printed and written to `
 
 To fit a time budget, `--variants` picks rows' runs (e.g. only the extra loss variant, in another
 work directory beside a running table), and `--no-ablations` trains SASRec-CE beside MTSTRec but not
-the single-modality ablations. `--table-only --work DIR` over a results.jsonl concatenated from
-several work directories prints the combined table.
+the single-modality ablations. `--no-sasrec` leaves SASRec-CE out: it trains on every prefix of the
+streams before val_start whatever `sequences.train_examples` says, so its `last_day` numbers are its
+`every_day` ones; the single-modality ablations then train as runs of their own (`<modality>-only`).
+`--table-only --work DIR` over a results.jsonl concatenated from several work directories prints the
+combined table.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ def done_runs(results: Path) -> set[tuple[str, str, str, int]]:
 
 
 def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str], results: Path,
-                chosen: list[str] | None = None, ablations: bool = True) -> None:
+                chosen: list[str] | None = None, ablations: bool = True, sasrec: bool = True) -> None:
     from mtstrec.evaluation.run import evaluate_run
     from mtstrec.training.inputs import load_run_inputs
     from mtstrec.training.run import SASREC_MODEL, train_run
@@ -104,7 +107,10 @@ def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str
         ingest(base, None)
     finished = done_runs(results)
     for mode in modes:
-        variants = {name: extra for name, extra in {"MTSTRec": [], **spec.variants}.items()
+        singles = {}
+        if ablations and not sasrec:
+            singles = {f"{m}-only": [f"model.modalities={m}"] for m in base.model.modalities}
+        variants = {name: extra for name, extra in {"MTSTRec": [], **spec.variants, **singles}.items()
                     if chosen is None or name in chosen}
         todo = [(v, s) for v in variants for s in seeds if (spec.name, mode, v, s) not in finished]
         if not todo:
@@ -114,13 +120,13 @@ def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str
             extract_price_features(base, None)
         extract_features(base, None)
         for variant, seed in todo:
-            main_with_ablations = variant == "MTSTRec" and ablations
-            extra = variants[variant] + ([] if main_with_ablations else ["train.baselines=false"])
+            main_with_baselines = variant == "MTSTRec" and ablations and sasrec
+            extra = variants[variant] + ([] if main_with_baselines else ["train.baselines=false"])
             cfg = config(spec, work, mode, seed, extra)
             run_dir = work / "runs" / spec.name / mode / variant.replace(" ", "_") / f"seed{seed}"
             started = time.perf_counter()
             train_run(cfg, run_dir)
-            if variant == "MTSTRec" and not ablations:
+            if variant == "MTSTRec" and sasrec and not ablations:
                 inputs = load_run_inputs(cfg.dataset_storage(), cfg.model, ("train", "val"))
                 fit_sasrec(cfg.model, cfg.train, inputs, cfg.dataset_storage(), run_dir / "variants" / SASREC_MODEL)
             evaluation = evaluate_run(run_dir, cfg)
@@ -176,6 +182,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", help="only these rows' runs: MTSTRec and/or extra variants")
     parser.add_argument("--no-ablations", action="store_true",
                         help="train SASRec-CE beside MTSTRec, but not the single-modality ablations")
+    parser.add_argument("--no-sasrec", action="store_true",
+                        help="leave SASRec-CE out (it does not depend on sequences.train_examples)")
     parser.add_argument("--table-only", action="store_true", help="print the table of the results so far")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -184,7 +192,7 @@ def main() -> None:
     if not args.table_only:
         for name in args.datasets:
             run_dataset(DATASETS[name], args.work, args.seeds, args.modes, results, args.variants,
-                        not args.no_ablations)
+                        not args.no_ablations, not args.no_sasrec)
     markdown = table(results)
     (args.work / "quality.md").write_text(markdown)
     print(markdown)
