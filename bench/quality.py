@@ -109,7 +109,10 @@ def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str
     for mode in modes:
         singles = {}
         if ablations and not sasrec:
-            singles = {f"{m}-only": [f"model.modalities={m}"] for m in base.model.modalities}
+            # As train_run's ablations do (run._encoders_alone): a 1-wide head ranks nothing alone.
+            singles = {f"{m}-only": [f"model.modalities={m}"]
+                       + ([f"model.encoders.{m}.head_dim=0"] if base.model.encoders[m].head_dim == 1 else [])
+                       for m in base.model.modalities}
         variants = {name: extra for name, extra in {"MTSTRec": [], **spec.variants, **singles}.items()
                     if chosen is None or name in chosen}
         todo = [(v, s) for v in variants for s in seeds if (spec.name, mode, v, s) not in finished]
