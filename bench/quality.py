@@ -57,7 +57,8 @@ class DatasetSpec:
 DATASETS = {
     "movielens": DatasetSpec(
         "movielens", REPO / "bench" / "quality_movielens.toml", "generic", SCHEDULE,
-        variants={"MTSTRec (full softmax)": ["train.loss=full_softmax"]},
+        variants={"MTSTRec (full softmax)": ["train.loss=full_softmax"],
+                  "MTSTRec (sampled softmax)": ["train.loss=sampled_softmax"]},
     ),
     "demo": DatasetSpec("demo", REPO / "configs" / "demo.toml", "hm", SCHEDULE),
 }
