@@ -45,9 +45,12 @@ DAYS = 734
 START = date(2018, 9, 20)
 
 
-def generate(out: Path, seed: int) -> None:
+def generate(out: Path, seed: int, fraction: float = 1.0) -> None:
+    """H&M's size, or `fraction` of its rows and customers (same catalog and days) for a quick look."""
     from mtstrec.data.sample_catalog import article_rows, make_catalog
     from mtstrec.data.sample_transactions import customer_ids
+
+    rows, customers_n = int(ROWS * fraction), int(CUSTOMERS * fraction)
 
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -55,27 +58,27 @@ def generate(out: Path, seed: int) -> None:
     pl.DataFrame(article_rows(catalog, rng)).write_csv(out / "articles.csv")
 
     # Visits: a heavy-tailed customer activity, uniform days, baskets of 1 + Poisson(1.5) articles.
-    visits = int(ROWS / 2.5 * 1.02)
-    activity = rng.lognormal(0.0, 1.2, CUSTOMERS)
+    visits = int(rows / 2.5 * 1.02)
+    activity = rng.lognormal(0.0, 1.2, customers_n)
     visit_customer = np.searchsorted(np.cumsum(activity / activity.sum()), rng.random(visits)).astype(np.int32)
-    visit_customer[:CUSTOMERS] = np.arange(CUSTOMERS)  # every customer buys at least once
+    visit_customer[:customers_n] = np.arange(customers_n)  # every customer buys at least once
     visit_day = rng.integers(0, DAYS, visits).astype(np.int16)
     basket = 1 + rng.poisson(1.5, visits)
-    row_visit = np.repeat(np.arange(visits), basket)[:ROWS]
+    row_visit = np.repeat(np.arange(visits), basket)[:rows]
     popularity = 1.0 / np.arange(1, ARTICLES + 1) ** 0.8
     article = rng.permutation(ARTICLES)[
-        np.minimum(np.searchsorted(np.cumsum(popularity / popularity.sum()), rng.random(ROWS)), ARTICLES - 1)
+        np.minimum(np.searchsorted(np.cumsum(popularity / popularity.sum()), rng.random(rows)), ARTICLES - 1)
     ].astype(np.int32)
     day = visit_day[row_visit]
     order = np.argsort(day, kind="stable")
     day, customer, article = day[order], visit_customer[row_visit][order], article[order]
-    discount = np.where(rng.random(ROWS) < 0.3, 0.3, 0.0)
+    discount = np.where(rng.random(rows) < 0.3, 0.3, 0.0)
     price = catalog.base_price[article] * (1.0 - discount)
-    channel = (1 + (rng.random(ROWS) < 0.7)).astype(np.int8)
+    channel = (1 + (rng.random(rows) < 0.7)).astype(np.int8)
     del order, row_visit
 
     days = pl.Series([(START + timedelta(days=d)).isoformat() for d in range(DAYS)])
-    customers = pl.Series(customer_ids(CUSTOMERS, seed))
+    customers = pl.Series(customer_ids(customers_n, seed))
     articles = pl.Series(catalog.article_id)
     frame = pl.DataFrame(
         {
@@ -213,6 +216,7 @@ def main() -> None:
     p = sub.add_parser("generate", help="write an H&M-sized raw layout")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fraction", type=float, default=1.0, help="share of H&M's rows and customers to write")
     p = sub.add_parser("run", help="time ingest + sequences")
     p.add_argument("--raw", type=Path, required=True)
     p.add_argument("--root", type=Path, required=True)
@@ -224,7 +228,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.command == "generate":
-        generate(args.out, args.seed)
+        generate(args.out, args.seed, args.fraction)
     elif args.command == "sequences":
         sequences_only(args.root, args.train_examples)
     elif args.command == "load":
