@@ -14,6 +14,12 @@ times the sequences step alone on the ingested root (a fresh process, so its pea
 RSS is the step's own), e.g. `--set sequences.train_examples=last_day`:
 
     python bench/ingest_sequences.py sequences --root /tmp/hm_scale_root
+
+`load` then reads the training split the way training does (`load_split`, a fresh process) and
+reports the peak and the resident set after loading beside the size of the example tensors, to check
+that training holds one copy of its examples:
+
+    python bench/ingest_sequences.py load --root /tmp/hm_scale_root
 """
 
 from __future__ import annotations
@@ -39,9 +45,12 @@ DAYS = 734
 START = date(2018, 9, 20)
 
 
-def generate(out: Path, seed: int) -> None:
+def generate(out: Path, seed: int, fraction: float = 1.0) -> None:
+    """H&M's size, or `fraction` of its rows and customers (same catalog and days) for a quick look."""
     from mtstrec.data.sample_catalog import article_rows, make_catalog
     from mtstrec.data.sample_transactions import customer_ids
+
+    rows, customers_n = int(ROWS * fraction), int(CUSTOMERS * fraction)
 
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -49,27 +58,27 @@ def generate(out: Path, seed: int) -> None:
     pl.DataFrame(article_rows(catalog, rng)).write_csv(out / "articles.csv")
 
     # Visits: a heavy-tailed customer activity, uniform days, baskets of 1 + Poisson(1.5) articles.
-    visits = int(ROWS / 2.5 * 1.02)
-    activity = rng.lognormal(0.0, 1.2, CUSTOMERS)
+    visits = int(rows / 2.5 * 1.02)
+    activity = rng.lognormal(0.0, 1.2, customers_n)
     visit_customer = np.searchsorted(np.cumsum(activity / activity.sum()), rng.random(visits)).astype(np.int32)
-    visit_customer[:CUSTOMERS] = np.arange(CUSTOMERS)  # every customer buys at least once
+    visit_customer[:customers_n] = np.arange(customers_n)  # every customer buys at least once
     visit_day = rng.integers(0, DAYS, visits).astype(np.int16)
     basket = 1 + rng.poisson(1.5, visits)
-    row_visit = np.repeat(np.arange(visits), basket)[:ROWS]
+    row_visit = np.repeat(np.arange(visits), basket)[:rows]
     popularity = 1.0 / np.arange(1, ARTICLES + 1) ** 0.8
     article = rng.permutation(ARTICLES)[
-        np.minimum(np.searchsorted(np.cumsum(popularity / popularity.sum()), rng.random(ROWS)), ARTICLES - 1)
+        np.minimum(np.searchsorted(np.cumsum(popularity / popularity.sum()), rng.random(rows)), ARTICLES - 1)
     ].astype(np.int32)
     day = visit_day[row_visit]
     order = np.argsort(day, kind="stable")
     day, customer, article = day[order], visit_customer[row_visit][order], article[order]
-    discount = np.where(rng.random(ROWS) < 0.3, 0.3, 0.0)
+    discount = np.where(rng.random(rows) < 0.3, 0.3, 0.0)
     price = catalog.base_price[article] * (1.0 - discount)
-    channel = (1 + (rng.random(ROWS) < 0.7)).astype(np.int8)
+    channel = (1 + (rng.random(rows) < 0.7)).astype(np.int8)
     del order, row_visit
 
     days = pl.Series([(START + timedelta(days=d)).isoformat() for d in range(DAYS)])
-    customers = pl.Series(customer_ids(CUSTOMERS, seed))
+    customers = pl.Series(customer_ids(customers_n, seed))
     articles = pl.Series(catalog.article_id)
     frame = pl.DataFrame(
         {
@@ -134,6 +143,32 @@ def sequences_only(root: Path, train_examples: str) -> None:
     }, indent=2))
 
 
+def _rss_gib() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**30
+
+
+def load_train(root: Path) -> None:
+    from mtstrec.config import PipelineConfig
+    from mtstrec.data.item_features import read_num_items
+    from mtstrec.training.inputs import load_split
+
+    cfg = PipelineConfig(root=str(root), dataset="hm_scale")
+    dataset = cfg.dataset_storage()
+    num_items = read_num_items(dataset)
+    before = _rss_gib()
+    start = time.perf_counter()
+    train = load_split(dataset, "train", cfg.model.max_len, num_items)
+    seconds = time.perf_counter() - start
+    tensor_gib = (train.histories.nbytes + train.targets.nbytes + train.target_months.nbytes) / 2**30
+    print(json.dumps({
+        "examples": len(train), "histories": list(train.histories.shape), "targets": list(train.targets.shape),
+        "load_s": round(seconds, 1), "example_tensors_gib": round(tensor_gib, 2),
+        "parquet_mib": round((root / "hm_scale" / "sequences" / "train.parquet").stat().st_size / 2**20, 1),
+        "rss_before_gib": round(before, 2), "rss_after_gib": round(_rss_gib(), 2),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }, indent=2))
+
+
 def run(raw: Path, root: Path) -> None:
     import mtstrec.data.ingest as ingest_lib
     from mtstrec.config import PipelineConfig
@@ -181,18 +216,23 @@ def main() -> None:
     p = sub.add_parser("generate", help="write an H&M-sized raw layout")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fraction", type=float, default=1.0, help="share of H&M's rows and customers to write")
     p = sub.add_parser("run", help="time ingest + sequences")
     p.add_argument("--raw", type=Path, required=True)
     p.add_argument("--root", type=Path, required=True)
     p = sub.add_parser("sequences", help="time the sequences step alone on an ingested root")
     p.add_argument("--root", type=Path, required=True)
     p.add_argument("--train-examples", choices=["every_day", "last_day"], default="every_day")
+    p = sub.add_parser("load", help="read the training split as training does; peak and resident memory")
+    p.add_argument("--root", type=Path, required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.command == "generate":
-        generate(args.out, args.seed)
+        generate(args.out, args.seed, args.fraction)
     elif args.command == "sequences":
         sequences_only(args.root, args.train_examples)
+    elif args.command == "load":
+        load_train(args.root)
     else:
         run(args.raw, args.root)
 

@@ -77,6 +77,9 @@ class ExampleTensors:
         return cls(torch.from_numpy(histories), torch.from_numpy(targets), months)
 
 
+_BLOCK_ROWS = 1 << 18
+
+
 def _left_padded(
     column: pa.ChunkedArray, width: int, source: str, field: str, align_right: bool = True
 ) -> np.ndarray:
@@ -85,17 +88,20 @@ def _left_padded(
     if lists.null_count or lists.values.null_count:
         raise ValueError(f"{source}: field '{field}' holds null values")
     offsets = lists.offsets.to_numpy().astype(np.int64)  # [E+1], into lists.values (slice-aware)
-    values = lists.values.to_numpy(zero_copy_only=False).astype(np.int64)
+    values = lists.values.to_numpy(zero_copy_only=False)  # the column's own buffer, cast on assignment
     starts, ends = offsets[:-1], offsets[1:]  # [E]
     columns = np.arange(width, dtype=np.int64)  # [W]
-    if align_right:
-        source_index = ends[:, None] - width + columns  # [E, W]
-        valid = source_index >= starts[:, None]
-    else:
-        source_index = starts[:, None] + columns
-        valid = source_index < ends[:, None]
     out = np.zeros((len(starts), width), dtype=np.int64)
-    out[valid] = values[source_index[valid]]
+    # In row blocks, so that the [rows, W] index temporaries stay small next to `out` (one copy of the split).
+    for begin in range(0, len(starts), _BLOCK_ROWS):
+        block = slice(begin, begin + _BLOCK_ROWS)
+        if align_right:
+            source_index = ends[block, None] - width + columns  # [R, W]
+            valid = source_index >= starts[block, None]
+        else:
+            source_index = starts[block, None] + columns
+            valid = source_index < ends[block, None]
+        out[block][valid] = values[source_index[valid]]
     covered = values[offsets[0] : offsets[-1]]
     bad = np.flatnonzero(covered <= PADDING_INDEX)
     if bad.size:

@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import torch
 
 from mtstrec.config import ModelConfig
@@ -46,6 +47,8 @@ def load_split(dataset: Storage, split: str, max_len: int, num_items: int) -> Ex
         examples.check_catalog(num_items, source=uri)
     except ValueError as exc:
         raise DataError(str(exc)) from exc
+    # The table is gone; hand its buffers back so that only the tensors stay resident (one copy).
+    pa.default_memory_pool().release_unused()
     return examples
 
 

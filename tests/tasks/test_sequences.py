@@ -200,3 +200,53 @@ def test_every_day_and_last_day_on_golden_with_short_histories_allowed(tmp_path,
     for root in ("every", "last"):
         assert read_split(tmp_path / root, "val") == [("u2", [B, C, A], [F], date(2020, 3, 2))]
         assert read_split(tmp_path / root, "test") == [("u6", [A, B, C, D], [B], date(2020, 3, 15))]
+
+
+def per_customer_loop(tx: list[tuple[date, str, int]], cfg: PipelineConfig) -> dict[str, list[tuple]]:
+    """The protocol written out by hand, customer by customer, over bronze rows in file order."""
+    seq, val_start, test_start = cfg.sequences, date.fromisoformat(cfg.sequences.val_start), \
+        date.fromisoformat(cfg.sequences.test_start)
+    out: dict[str, list[tuple]] = {"train": [], "val": [], "test": []}
+    for user in sorted({u for _, u, _ in tx}):
+        rows = [(d, i) for d, u, i in tx if u == user]
+        days = sorted({d for d, _ in rows})
+        examples = {"train": [], "val": [], "test": []}
+        for day in days:
+            history = [i for d, i in rows if d < day]
+            if len(history) < seq.min_len:
+                continue
+            targets: list[int] = []
+            for d, i in rows:
+                if d == day and i not in targets:
+                    targets.append(i)
+            split = "train" if day < val_start else "val" if day < test_start else "test"
+            if split == "train" and seq.train_examples == "last_day" and day != days[-1]:
+                continue
+            examples[split].append((user, history[-cfg.model.max_len:], targets[: seq.max_targets], day))
+        for split, rows_of_split in examples.items():
+            if split != "train" and seq.eval_examples == "last_day":
+                rows_of_split = rows_of_split[-1:]
+            out[split] += rows_of_split
+    return {split: sorted(rows, key=lambda row: (row[3], row[0])) for split, rows in out.items()}
+
+
+# Cut dates per mode: with every_day, u1 has two purchase days in validation (Jan 10, Feb 3); with last_day,
+# training keeps u5's and u4's last days although u5, u1 and u2 have earlier days before val_start.
+@pytest.mark.parametrize(
+    ("train_examples", "eval_examples", "max_len", "min_len", "max_targets", "val_start"),
+    [("every_day", "last_day", 20, 1, 50, "2020-01-10"), ("every_day", "every_day", 2, 2, 1, "2020-01-10"),
+     ("last_day", "last_day", 3, 1, 2, "2020-02-02"), ("last_day", "every_day", 20, 3, 50, "2020-02-02")],
+)
+def test_golden_examples_match_a_per_customer_loop(tmp_path, golden_raw, train_examples, eval_examples, max_len,
+                                                    min_len, max_targets, val_start):
+    cfg = golden_config(tmp_path, golden_raw, max_len=max_len, val_start=val_start, test_start="2020-03-01",
+                        train_examples=train_examples, eval_examples=eval_examples, min_len=min_len,
+                        max_targets=max_targets)
+    ingest(cfg, None)
+    build_sequences(cfg, None)
+    parts = sorted((tmp_path / "root" / "golden" / "bronze" / "transactions").glob("date=*/*.parquet"))
+    tx = [row for part in parts for row in pl.read_parquet(part).select("date", "user_id", "item_index").rows()]
+    expected = per_customer_loop(tx, cfg)
+    assert all(expected.values())  # the settings leave examples in every split
+    for split in ("train", "val", "test"):
+        assert read_split(tmp_path, split) == expected[split], split

@@ -76,3 +76,14 @@ def test_check_catalog_names_row_and_item():
     examples.check_catalog(99)
     with pytest.raises(ValueError, match=r"row 1 field 'history' holds item index 99 beyond the catalog 1\.\.50"):
         examples.check_catalog(50, source="test.parquet")
+
+
+def test_row_blocks_give_the_same_tensors(monkeypatch):
+    import mtstrec.data.example_tensors as module
+
+    table = sequences([[1, 2, 3], [4], [5, 6], [7, 8, 9, 10], [11]], [[12], [13, 14], [15], [16, 17, 18], [19]])
+    whole = ExampleTensors.from_table(table.slice(1), max_len=3)
+    monkeypatch.setattr(module, "_BLOCK_ROWS", 2)
+    blocked = ExampleTensors.from_table(table.slice(1), max_len=3)
+    assert torch.equal(blocked.histories, whole.histories) and torch.equal(blocked.targets, whole.targets)
+    assert blocked.histories.tolist() == [[0, 0, 4], [0, 5, 6], [8, 9, 10], [0, 0, 11]]
