@@ -96,12 +96,14 @@ python3 -m pip download -q $TORCH_PINS -d "$INPUTS/wheels"
 
 step "build the images"
 T0=$SECONDS
-compose build
+# The pipeline image once (compose would send the multi-GB context once per service), then the local services.
+docker build -f "$REPO/infra/Dockerfile" --build-arg BASE_IMAGE="$BASE_IMAGE" -t mtstrec:0.1.0 "$REPO"
+compose build postgres redis minio
 echo "images built in $((SECONDS - T0)) s"
 
 step "up"
 T0=$SECONDS
-compose up -d
+compose up -d --no-build
 for _ in $(seq 1 180); do
   curl -fsS "http://127.0.0.1:$AIRFLOW_PORT/api/v2/monitor/health" >/dev/null 2>&1 && break
   sleep 5

@@ -85,3 +85,10 @@ def test_operations_compose_quick_start_unpauses_before_triggering():
     unpause, trigger = "airflow dags unpause mtstrec_pipeline", "airflow dags trigger mtstrec_pipeline"
     assert unpause in section
     assert section.index(unpause) < section.index(trigger)
+
+
+def test_long_running_services_restart_and_one_shot_jobs_do_not(compose):
+    """Airflow components exit when Postgres restarts under them; compose starts them again."""
+    one_shot = {"airflow-init", "minio-buckets"}
+    for name, svc in compose["services"].items():
+        assert svc.get("restart", "no") == ("no" if name in one_shot else "unless-stopped"), name
