@@ -7,12 +7,12 @@ from mtstrec.inference import Recommender
 from mtstrec.storage import Storage
 from mtstrec.tracking.mlflow_run import PYFUNC_ENTRY
 from mtstrec.tracking.pyfunc_model import SIGNATURE, input_example, stage_artifacts
-from tests.mtstrec.tracking.tracking_fixtures import NUM_ITEMS, item_id
+from tests.mtstrec.tracking.tracking_fixtures import NUM_ITEMS, RUN_DATE, item_id
 
 
 def test_saved_pyfunc_recommends_the_same_items_as_the_recommender(tiny_run, tmp_path: Path):
     cfg, run_dir = tiny_run
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)
     artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
     example = input_example(dataset)
     mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
@@ -26,7 +26,7 @@ def test_saved_pyfunc_recommends_the_same_items_as_the_recommender(tiny_run, tmp
     histories = [[item_id(1), item_id(2), item_id(3)], [item_id(7)]]
     out = loaded.predict(pd.DataFrame({"history": histories}), params={"k": 4})
 
-    expected = Recommender.from_files(run_dir / "model.pt", cfg.root + "/tiny").recommend([[1, 2, 3], [7]], k=4)
+    expected = Recommender.from_files(run_dir / "model.pt", dataset).recommend([[1, 2, 3], [7]], k=4)
     assert out["recommendations"].tolist() == [[item_id(i) for i in row] for row in expected]
     assert all(len(set(row)) == 4 for row in out["recommendations"])
     assert example["history"].tolist()[0] == [item_id(1), item_id(2), item_id(3)]
@@ -34,7 +34,7 @@ def test_saved_pyfunc_recommends_the_same_items_as_the_recommender(tiny_run, tmp
 
 def test_unknown_item_ids_are_ignored_and_k_defaults_to_ten(tiny_run, tmp_path: Path):
     cfg, run_dir = tiny_run
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)
     artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
     mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
                              signature=SIGNATURE, pip_requirements=["mlflow"])
