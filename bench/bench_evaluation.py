@@ -14,21 +14,22 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from mtstrec.evaluation import EvalExamples, evaluate_scorer, sample_negatives
+from mtstrec.data.example_tensors import ExampleTensors
+from mtstrec.evaluation import evaluate_scorer, sample_negatives
 from mtstrec.schemas import SEQUENCES
 
 
-def synthetic_examples(count: int, num_items: int, months: list[str], rng: np.random.Generator) -> EvalExamples:
+def synthetic_examples(count: int, num_items: int, months: list[str], rng: np.random.Generator) -> ExampleTensors:
     histories = torch.from_numpy(rng.integers(1, num_items + 1, size=(count, 20)))
     histories[: count // 3, :10] = 0
     target_counts = rng.integers(1, 6, size=count)
     first = torch.from_numpy(rng.integers(1, num_items + 1, size=(count, 1)))
     targets = (first + torch.arange(5) - 1) % num_items + 1  # [E, 5], distinct per row
     targets[torch.from_numpy(np.arange(5)[None, :] >= target_counts[:, None])] = 0
-    return EvalExamples(histories, targets, np.array(months)[rng.integers(0, len(months), size=count)])
+    return ExampleTensors(histories, targets, np.array(months)[rng.integers(0, len(months), size=count)])
 
 
-def as_sequences_table(examples: EvalExamples) -> pa.Table:
+def as_sequences_table(examples: ExampleTensors) -> pa.Table:
     """The examples as a SEQUENCES table (0 padding dropped), built from flat arrays."""
 
     def list_column(padded: torch.Tensor) -> pa.ListArray:
@@ -65,10 +66,10 @@ def main() -> None:
     examples = synthetic_examples(args.examples, args.items, months, rng)
     table = as_sequences_table(examples)
     start = time.perf_counter()
-    rebuilt = EvalExamples.from_table(table, max_len=20)
+    rebuilt = ExampleTensors.from_table(table, max_len=20)
     seconds = time.perf_counter() - start
     assert torch.equal(rebuilt.histories, examples.histories)
-    print(f"EvalExamples.from_table: {table.num_rows:,} rows in {seconds:.2f} s")
+    print(f"ExampleTensors.from_table: {table.num_rows:,} rows in {seconds:.2f} s")
     start = time.perf_counter()
     negatives = sample_negatives(
         examples.target_months, examples.histories, examples.targets, pools, args.items, n=100, seed=1

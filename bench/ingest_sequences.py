@@ -9,7 +9,11 @@ generator's memory does not count):
 `generate` writes `transactions_train.csv` (31.8M rows, 1.37M customers, 105k
 articles, 734 days) and `articles.csv` in the H&M layout, without images.
 `run` times the ingest and sequences steps end to end, reports wall time, peak
-RSS and the time spent in each phase, and prints one JSON line.
+RSS and the time spent in each phase, and prints one JSON line. `sequences` then
+times the sequences step alone on the ingested root (a fresh process, so its peak
+RSS is the step's own), e.g. `--set sequences.train_examples=last_day`:
+
+    python bench/ingest_sequences.py sequences --root /tmp/hm_scale_root
 """
 
 from __future__ import annotations
@@ -96,9 +100,42 @@ def _timed(module, name: str, phases: dict[str, float], label: str) -> None:
     setattr(module, name, wrapper)
 
 
+def _time_sequence_phases(phases: dict[str, float]) -> None:
+    import tasks.sequences as sequences_task
+
+    for name, label in [
+        ("build_examples", "sequences: build examples"),
+        ("select_examples", "sequences: select examples per split"),
+        ("run_checks", "sequences: SQL checks"),
+        ("_write_candidates", "sequences: monthly candidates"),
+    ]:
+        _timed(sequences_task, name, phases, label)
+
+
+def sequences_only(root: Path, train_examples: str) -> None:
+    from mtstrec.config import PipelineConfig
+    from mtstrec.data.config import SequenceConfig
+    from tasks.sequences import build_sequences
+
+    phases: dict[str, float] = defaultdict(float)
+    _time_sequence_phases(phases)
+    cfg = PipelineConfig(root=str(root), dataset="hm_scale", sequences=SequenceConfig(train_examples=train_examples))
+    load_before = os.getloadavg()[0]
+    start, cpu_start = time.perf_counter(), time.process_time()
+    built = build_sequences(cfg, None)
+    print(json.dumps({
+        "train_examples": train_examples, "wall_s": round(time.perf_counter() - start, 1),
+        "cpu_s": round(time.process_time() - cpu_start, 1), "load_average_before": round(load_before, 2),
+        "load_average_after": round(os.getloadavg()[0], 2),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+        "examples": built["counts"], "customers": built["customers"],
+        "single_day_customers": built["single_day_customers"], "short_history_days": built["short_history_days"],
+        "phases_s": {k: round(v, 1) for k, v in phases.items()},
+    }, indent=2))
+
+
 def run(raw: Path, root: Path) -> None:
     import mtstrec.data.ingest as ingest_lib
-    import tasks.sequences as sequences_task
     from mtstrec.config import PipelineConfig
     from mtstrec.data.config import IngestConfig
     from tasks.ingest import ingest
@@ -115,12 +152,7 @@ def run(raw: Path, root: Path) -> None:
         ("write_quarantine", "ingest: write quarantine"),
     ]:
         _timed(ingest_lib, name, phases, label)
-    for name, label in [
-        ("build_examples", "sequences: build examples"),
-        ("run_checks", "sequences: SQL checks"),
-        ("_write_candidates", "sequences: monthly candidates"),
-    ]:
-        _timed(sequences_task, name, phases, label)
+    _time_sequence_phases(phases)
 
     shutil.rmtree(root, ignore_errors=True)
     cfg = PipelineConfig(root=str(root), dataset="hm_scale", ingest=IngestConfig(raw=str(raw), layout="hm"))
@@ -152,10 +184,15 @@ def main() -> None:
     p = sub.add_parser("run", help="time ingest + sequences")
     p.add_argument("--raw", type=Path, required=True)
     p.add_argument("--root", type=Path, required=True)
+    p = sub.add_parser("sequences", help="time the sequences step alone on an ingested root")
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--train-examples", choices=["every_day", "last_day"], default="every_day")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     if args.command == "generate":
         generate(args.out, args.seed)
+    elif args.command == "sequences":
+        sequences_only(args.root, args.train_examples)
     else:
         run(args.raw, args.root)
 

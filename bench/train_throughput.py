@@ -1,7 +1,9 @@
 """Training throughput at the paper's configuration: sequences/s for a full step, peak RSS, MFU.
 
 A full step = batch assembly (gather histories and targets from contiguous tensors,
-sample negatives) + forward + backward + optimizer step. Run by hand, e.g.
+sample negatives) + forward + backward + optimizer step, through the training loop's own
+`train_step`. MFU is against this machine's matmul peak measured in the same process
+(bench/matmul_peak.py) unless `--peak-gflops` names a spec sheet's. Run by hand, e.g.
 
     .venv/bin/python -m bench.train_throughput --precision fp32
     .venv/bin/python -m bench.train_throughput --precision bf16 --profile
@@ -10,18 +12,23 @@ sample negatives) + forward + backward + optimizer step. Run by hand, e.g.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import time
+from functools import partial
 
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from bench.matmul_peak import matmul_peak_gflops
 from mtstrec.config import ModelConfig, TrainConfig
 from mtstrec.data.item_features import ItemFeatureStore, ModalityTable
 from mtstrec.model import MTSTRec
-from mtstrec.training.loop import sample_negatives, train_step
-
-PEAK_GFLOPS = {"fp32": 175.0, "bf16": 380.0}  # this CPU's measured 2-thread matmul peak
+from mtstrec.modules import Dropout
+from mtstrec.training.compiled import StepModule
+from mtstrec.training.loop import train_step
+from mtstrec.training.negatives import catalog_negatives
 
 
 def synthetic_store(items: int, text_dim: int, views: int, style_dim: int, seed: int) -> ItemFeatureStore:
@@ -49,58 +56,124 @@ def synthetic_examples(count: int, items: int, max_len: int, max_targets: int, s
     return histories, targets
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    parser.add_argument("--items", type=int, default=20000, help="catalog size")
-    parser.add_argument("--steps", type=int, default=8, help="timed steps (after 2 warm-up steps)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--profile", action="store_true", help="print where one step's time goes")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
 
-    model_cfg = ModelConfig(modalities=["id", "style", "text", "prompt", "price"])
-    train_cfg = TrainConfig()  # batch 64, 100 negatives, paper optimizer settings
-    store = synthetic_store(args.items, text_dim=4096, views=5, style_dim=512, seed=0)
-    model = MTSTRec(model_cfg, args.items, store.shapes())
+
+def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 20000, steps: int = 8,
+            device: str = "cpu", text_dim: int = 4096, d_model: int = 512, batch_size: int = 64, blocks: int = 0,
+            fusion_layers: int = 3,
+            peak_gflops: float = 0.0, profile: bool = False, without: tuple[str, ...] = ()) -> dict:
+    """Time `steps` full training steps (after warm-up) and return the figures as a dict.
+
+    `blocks` (0 = the paper's per modality) and `fusion_layers` shrink the model for smoke runs.
+    `without` turns speed levers off to measure what each one brings: "fold" standardises features
+    in every step instead of once in the stored tables, "dropout" uses torch's own dropout masks.
+    """
+    torch.manual_seed(0)
+    dev = torch.device(device)
+    model_cfg = ModelConfig(modalities=["id", "style", "text", "prompt", "price"], d_model=d_model,
+                            fusion_layers=fusion_layers)
+    for encoder in model_cfg.encoders.values():
+        encoder.blocks = blocks or encoder.blocks
+        encoder.ffn = min(encoder.ffn, 4 * d_model)
+    train_cfg = TrainConfig(batch_size=batch_size)  # 100 negatives, paper optimizer settings
+    store = synthetic_store(items, text_dim=text_dim, views=5, style_dim=512, seed=0).to(dev)
+    model = MTSTRec(model_cfg, items, store.shapes()).to(dev)
+    model.fit_feature_scaling(store, torch.ones(items + 1, dtype=torch.bool))  # every item is a training item
+    if "fold" not in without:
+        store = model.standardised_store(store)
+    if "dropout" in without:
+        for module in list(model.modules()):
+            for name, child in module.named_children():
+                if isinstance(child, Dropout):
+                    setattr(module, name, nn.Dropout(child.p))
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay, fused=True)
-    histories, targets = synthetic_examples(train_cfg.batch_size * (args.steps + 2), args.items,
-                                            model_cfg.max_len, 50, seed=1)
+    warmup = 2
+    histories, targets = synthetic_examples(batch_size * (steps + warmup + 1), items, model_cfg.max_len, 50, seed=1)
     generator = torch.Generator().manual_seed(2)
+    started = time.perf_counter()
+    trainable = StepModule(model, compile_mode, dev)
     model.train()
 
     def step(i: int) -> None:
-        rows = torch.arange(i * train_cfg.batch_size, (i + 1) * train_cfg.batch_size)
+        rows = torch.arange(i * batch_size, (i + 1) * batch_size)
         batch_targets = targets[rows]
-        negatives, negative_mask = sample_negatives(batch_targets, args.items, train_cfg.negatives, generator)
+        negatives, negative_mask = catalog_negatives(batch_targets, items, train_cfg.negatives, generator)
         optimizer.zero_grad(set_to_none=True)
-        train_step(model, histories[rows], batch_targets, negatives, negative_mask, store, train_cfg, args.precision)
+        trainable.run(partial(train_step, batch_histories=histories[rows].to(dev), batch_targets=batch_targets.to(dev),
+                              negatives=negatives.to(dev), negative_mask=negative_mask.to(dev), store=store,
+                              cfg=train_cfg, precision=precision))
         optimizer.step()
 
-    with FlopCounterMode(display=False) as counter:
-        step(0)
-    flop_per_sequence = counter.get_total_flops() / train_cfg.batch_size
-    step(1)
-    started = time.perf_counter()
-    for i in range(2, args.steps + 2):
+    for i in range(warmup):
         step(i)
+    _sync(dev)
+    warmup_s = time.perf_counter() - started
+    started = time.perf_counter()
+    for i in range(warmup, warmup + steps):
+        step(i)
+    _sync(dev)
     seconds = time.perf_counter() - started
-    sequences_per_s = args.steps * train_cfg.batch_size / seconds
+    with FlopCounterMode(display=False) as counter:  # the eager model: compiled code hides its FLOPs
+        i = warmup + steps
+        rows = torch.arange(i * batch_size, (i + 1) * batch_size)
+        negatives, negative_mask = catalog_negatives(targets[rows], items, train_cfg.negatives, generator)
+        train_step(model, histories[rows].to(dev), targets[rows].to(dev), negatives.to(dev), negative_mask.to(dev),
+                   store, train_cfg, precision)
+    flop_per_sequence = counter.get_total_flops() / batch_size
+    sequences_per_s = steps * batch_size / seconds
     achieved = flop_per_sequence * sequences_per_s / 1e9
-    peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    params = sum(p.numel() for p in model.parameters())
-    print(f"precision {args.precision}, threads {args.threads}, items {args.items:,}, params {params:,}")
-    print(f"{sequences_per_s:.2f} sequences/s ({seconds / args.steps:.2f} s/step of {train_cfg.batch_size})")
-    print(f"{flop_per_sequence / 1e9:.2f} GFLOP/sequence (forward+backward), {achieved:.1f} GFLOP/s, "
-          f"MFU {100 * achieved / PEAK_GFLOPS[args.precision]:.1f}% of {PEAK_GFLOPS[args.precision]:.0f} GFLOP/s")
-    print(f"peak RSS {peak_rss_gb:.2f} GB")
-    if args.profile:
-        from torch.profiler import profile
+    peak = peak_gflops or matmul_peak_gflops(precision, dev)
+    result = {
+        "precision": precision, "compile": compile_mode, "without": list(without), "device": str(dev),
+        "threads": torch.get_num_threads(),
+        "items": items, "batch_size": batch_size, "params": sum(p.numel() for p in model.parameters()),
+        "sequences_per_s": round(sequences_per_s, 2), "seconds_per_step": round(seconds / steps, 3),
+        "warmup_s": round(warmup_s, 1), "gflop_per_sequence": round(flop_per_sequence / 1e9, 2),
+        "achieved_gflops": round(achieved, 1), "peak_gflops": round(peak, 1),
+        "peak_source": "given" if peak_gflops else "measured", "mfu": round(achieved / peak, 3),
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),
+    }
+    if dev.type == "cuda":
+        result["peak_gpu_memory_gb"] = round(torch.cuda.max_memory_allocated() / 1024**3, 2)
+    if profile:
+        from torch.profiler import profile as torch_profile
 
-        with profile() as prof:
-            step(2)
-        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+        with torch_profile() as prof:
+            step(warmup + steps)
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=20))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--compile", choices=["off", "on"], default="off")
+    parser.add_argument("--items", type=int, default=20000, help="catalog size")
+    parser.add_argument("--steps", type=int, default=8, help="timed steps (after 2 warm-up steps)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--peak-gflops", type=float, default=0.0, help="MFU denominator; 0 measures it now")
+    parser.add_argument("--profile", action="store_true", help="print where one step's time goes")
+    parser.add_argument("--without", nargs="*", default=[], choices=["fold", "dropout"],
+                        help="speed levers to turn off, to measure their gain")
+    parser.add_argument("--json", action="store_true", help="print one JSON line only")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    r = measure(args.precision, args.compile, args.items, args.steps, args.device, peak_gflops=args.peak_gflops,
+                profile=args.profile, without=tuple(args.without))
+    if args.json:
+        print(json.dumps(r))
+        return
+    print(f"precision {r['precision']}, compile {r['compile']}, without {r['without']}, threads {r['threads']}, "
+          f"items {r['items']:,}, params {r['params']:,}")
+    print(f"{r['sequences_per_s']:.2f} sequences/s ({r['seconds_per_step']:.2f} s/step of {r['batch_size']}), "
+          f"warm-up {r['warmup_s']} s")
+    print(f"{r['gflop_per_sequence']:.2f} GFLOP/sequence (forward+backward), {r['achieved_gflops']:.1f} GFLOP/s, "
+          f"MFU {100 * r['mfu']:.1f}% of {r['peak_gflops']:.0f} GFLOP/s ({r['peak_source']})")
+    print(f"peak RSS {r['peak_rss_gb']:.2f} GB")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Nightly MTSTRec pipeline.
 
 ingest -> quality -> features (mapped over item shards) + sequences -> price -> train -> evaluate
--> register -> promote.
+-> register -> promote -> recommend_batch.
 
 Each task calls one `tasks/` function with the PipelineConfig built from the run's params
 (`tasks.pipeline_config`) and passes a small summary on. Every run reads and writes its
@@ -23,6 +23,7 @@ from tasks.pipeline_config import LAYOUTS, MODALITIES, config_from_params, parti
 BRONZE = Asset(name="mtstrec_bronze", uri="x-mtstrec://bronze", group="mtstrec")
 FEATURES = Asset(name="mtstrec_features", uri="x-mtstrec://features", group="mtstrec")
 SEQUENCES = Asset(name="mtstrec_sequences", uri="x-mtstrec://sequences", group="mtstrec")
+RECOMMENDATIONS = Asset(name="mtstrec_recommendations", uri="x-mtstrec://recommendations", group="mtstrec")
 
 # I/O steps retry with exponential backoff (30 s, 60 s, 120 s); training never retries on its own.
 IO_RETRIES = {"retries": 3, "retry_delay": timedelta(seconds=30), "retry_exponential_backoff": 2.0,
@@ -141,6 +142,16 @@ def mtstrec_pipeline():
         cfg, day = _bound(params, logical_date)
         return run_promote(cfg, day, registered["version"])
 
+    # Serving: the champion (not necessarily tonight's model) scores every active customer.
+    @task(**IO_RETRIES, outlets=[RECOMMENDATIONS])
+    def recommend_batch(promoted: dict, params=None, logical_date=None, outlet_events=None) -> dict:
+        from tasks.recommend_batch import recommend_batch as run_recommend
+
+        cfg, day = _bound(params, logical_date)
+        summary = run_recommend(cfg, day)
+        _mark(outlet_events, RECOMMENDATIONS, cfg, day)
+        return summary
+
     ingested = ingest()
     checked = check_bronze()
     shards = plan_feature_shards()
@@ -153,7 +164,7 @@ def mtstrec_pipeline():
     registered = register(trained, evaluation, steps)
     ingested >> checked >> [shards, sequences]
     [features, sequences] >> price >> trained
-    promote(registered)
+    recommend_batch(promote(registered))
 
 
 mtstrec_pipeline()

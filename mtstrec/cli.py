@@ -116,6 +116,12 @@ def cmd_recommend(args: argparse.Namespace) -> None:
     _print_summary({"history": history, "recommendations": top[0]})
 
 
+def cmd_recommend_batch(args: argparse.Namespace) -> None:
+    from tasks.recommend_batch import recommend_batch
+
+    _print_summary(recommend_batch(_pipeline_config(args), args.date))
+
+
 def cmd_promote(args: argparse.Namespace) -> None:
     from tasks.promote import promote
 
@@ -169,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include-seen", action="store_true", help="allow items already in the history")
     p.set_defaults(func=cmd_recommend)
 
+    p = sub.add_parser("recommend-batch", help="the champion's top-k for every active customer of a date "
+                       "-> recommendations/date=D/ (default date: the latest bronze day)")
+    _add_dataset_args(p)
+    p.set_defaults(func=cmd_recommend_batch)
+
     p = sub.add_parser("promote", help="give a registered model version the champion alias if it beats the champion")
     _add_dataset_args(p)
     p.add_argument("--version", required=True, help="registered model version (registry.model_name)")
@@ -185,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, ValueError, FileNotFoundError, LookupError) as exc:
         print(f"mtstrec {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from mtstrec.config_loading import CommaList
 from mtstrec.data.config import IngestConfig, SequenceConfig
 from mtstrec.features.config import FeatureConfig
+from mtstrec.serving.config import ServeConfig
 from mtstrec.storage import Storage
 
 MODALITIES = ("id", "style", "image", "text", "prompt", "price")
@@ -43,7 +45,7 @@ def _paper_encoders() -> dict[str, EncoderConfig]:
 
 @dataclass
 class ModelConfig:
-    modalities: list[str] = field(default_factory=lambda: list(MODALITIES))
+    modalities: CommaList[str] = field(default_factory=lambda: list(MODALITIES))
     d_model: int = 512
     max_len: int = 20
     fusion_layers: int = 3
@@ -77,14 +79,20 @@ class TrainConfig:
     lr_gamma: float = 0.9
     patience: int = 10
     negatives: int = 100
-    loss: Literal["bce", "sampled_softmax"] = "bce"
+    # The paper's: negatives from the target month's items on sale, minus the example's history and targets.
+    negative_source: Literal["month", "catalog"] = "month"
+    # full_softmax scores every catalog item (no sampled negatives); single-process only.
+    loss: Literal["bce", "sampled_softmax", "full_softmax"] = "bce"
     # Scores are cosine similarities in [-1, 1]; the paper feeds them to the loss unscaled (1.0).
     logit_scale: float = 1.0
     seed: int = 0
     device: str = "auto"
+    # auto: bf16 autocast on CUDA; on a CPU, bf16 only if a start-up probe shows it faster (logged).
     precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # torch.compile of the training step; auto compiles on CUDA only (mtstrec/training/compiled.py).
+    compile: Literal["auto", "on", "off"] = "auto"
     val_metric: str = "full/ndcg@5"
-    # Also train each active modality alone (id-only is the SASRec-like baseline) for the report.
+    # Also train each active modality alone and an ID-only SASRec with full-catalog cross-entropy.
     baselines: bool = True
     # Where run directories go; empty means <root>/<dataset>/runs (a local root is required then).
     runs_dir: str = ""
@@ -92,11 +100,13 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    ks: list[int] = field(default_factory=lambda: [5, 10, 20])
+    ks: CommaList[int] = field(default_factory=lambda: [5, 10, 20])
     sampled_negatives: int = 100
     negatives_seed: int = 2025
     exclude_history: bool = True
     batch_size: int = 256
+    # Recency popularity counts the purchases of the last `recent_days` days before the split.
+    recent_days: int = 7
 
 
 @dataclass
@@ -110,9 +120,9 @@ class RegistryConfig:
     experiment: str = "mtstrec"
     model_name: str = "mtstrec"
     alias: str = "champion"
-    # Evaluation metric of the MTSTRec model that decides promotion; higher is better.
+    # Validation metric of the MTSTRec model that decides promotion; higher is better. Test is only reported.
     metric: str = "full/ndcg@10"
-    # The candidate must beat the champion by more than this on the same test split.
+    # The candidate must beat the champion by more than this on the same validation split.
     margin: float = 0.0
 
 
@@ -140,6 +150,7 @@ class PipelineConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     lease: LeaseConfig = field(default_factory=LeaseConfig)
     # Logical date (YYYY-MM-DD) whose snapshot the run reads and writes; "" = the undated top-level files.
     # Set by the pipeline steps from the run's date (`at_date`), recorded in a run's config.json.

@@ -1,96 +1,71 @@
-"""Build typed dataclass configs from TOML/JSON files and `key=value` overrides."""
+"""Build typed dataclass configs from TOML/JSON files and `key=value` overrides.
+
+Validation is pydantic's: every dataclass of a config tree rejects unknown keys, values are
+coerced the way a TOML file or a command line writes them ("3" -> 3, "true" -> True), and an
+error names the dotted key, what was expected and what was given.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import tomllib
-import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+import pydantic
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 class ConfigError(ValueError):
     """A config file or override does not fit the config's typed fields."""
 
 
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if annotation is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in (a for a in args if a is not type(None)):
-            try:
-                return _coerce(value, arg, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError("; ".join(errors))
-    if dataclasses.is_dataclass(annotation):
-        if isinstance(value, annotation):
-            return value
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        return from_dict(annotation, value, where)
-    if origin is list or origin is tuple:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        item_type = args[0] if args else Any
-        items = [_coerce(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        value_type = args[1] if len(args) == 2 else Any
-        return {str(k): _coerce(v, value_type, f"{where}.{k}") for k, v in value.items()}
-    if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{where}: {value!r} is not one of {list(args)}")
-        return value
-    if annotation is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        raise ConfigError(f"{where}: expected true/false, got {value!r}")
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        try:
-            return int(value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: expected an integer, got {value!r}") from exc
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        try:
-            return float(value)
-        except ValueError as exc:
-            raise ConfigError(f"{where}: expected a number, got {value!r}") from exc
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+# A list that a command-line override may also give as "a,b,c".
+CommaList = Annotated[list[Item], pydantic.BeforeValidator(_split_commas)]
+
+
+def _forbid_unknown_keys(cls: type) -> None:
+    """Make `cls` and every dataclass below it reject unknown keys (pydantic ignores them by default)."""
+    if "__pydantic_config__" not in vars(cls):
+        cls.__pydantic_config__ = pydantic.ConfigDict(extra="forbid")  # type: ignore[attr-defined]
+    for hint in typing.get_type_hints(cls, include_extras=False).values():
+        for candidate in (hint, *typing.get_args(hint)):
+            if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
+                _forbid_unknown_keys(candidate)
+
+
+@functools.cache
+def _adapter(cls: type[T]) -> pydantic.TypeAdapter[T]:
+    _forbid_unknown_keys(cls)
+    return pydantic.TypeAdapter(cls)
+
+
+def _describe(error: Any, where: str) -> str:
+    key = ".".join([where, *(str(part) for part in error["loc"])])
+    if error["type"] == "unexpected_keyword_argument":
+        return f"{key}: unknown key"
+    if error["type"] == "value_error":  # raised by a config's own __post_init__, which names the field
+        return f"{key}: {error['ctx']['error']}"
+    return f"{key}: {error['msg']} (got {error['input']!r})"
 
 
 def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
     """Build dataclass `cls` from a nested dict, checking names and types."""
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; known keys are {sorted(known)}")
-    kwargs = {name: _coerce(value, hints[name], f"{where}.{name}") for name, value in data.items()}
-    return cls(**kwargs)
+    try:
+        return _adapter(cls).validate_python(data)
+    except pydantic.ValidationError as exc:
+        raise ConfigError("; ".join(_describe(error, where) for error in exc.errors())) from exc
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -45,4 +45,15 @@ def sampled_softmax_loss(
     return ((nll * target_mask).sum(dim=1) / n_targets).mean()
 
 
+def full_softmax_loss(scores: torch.Tensor, targets: torch.Tensor, logit_scale: float = 1.0) -> torch.Tensor:
+    """Each target against the whole catalog: scores (B, N+1) over items 0..N (column 0 is padding and
+    never a class), targets (B, T) 0-padded; -log softmax of each target, averaged per example."""
+    logits = (logit_scale * scores.float()).clone()
+    logits[:, 0] = float("-inf")
+    log_probs = F.log_softmax(logits, dim=1).gather(1, targets)  # (B, T)
+    target_mask = targets != 0
+    n_targets = target_mask.sum(dim=1).clamp(min=1)
+    return (-(log_probs.masked_fill(~target_mask, 0.0)).sum(dim=1) / n_targets).mean()
+
+
 LOSSES = {"bce": bce_loss, "sampled_softmax": sampled_softmax_loss}

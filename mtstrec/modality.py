@@ -6,13 +6,15 @@ except the choice of input projection, which depends on the feature's kind.
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mtstrec.config import EncoderConfig
-from mtstrec.data.item_features import KIND_BY_MODALITY, ItemFeatureStore
-from mtstrec.modules import TransformerBlock
+from mtstrec.data.item_features import KIND_BY_MODALITY, ItemFeatureStore, ModalityTable
+from mtstrec.modules import TransformerBlock, sequence_init
 
 
 class IdInput(nn.Module):
@@ -29,8 +31,9 @@ class IdInput(nn.Module):
 class FeatureInput(nn.Module):
     """Projects a feature to d; an absent feature becomes the learned `missing` vector.
 
-    Features are first standardised per dimension with statistics of the training catalog
-    (`fit_scaling`), kept as buffers so that they travel with the weights. Pretrained embeddings
+    Features are first standardised per dimension with statistics of the training catalog, the
+    items sold before val_start (`fit_scaling`), kept as buffers so that they travel with the
+    weights. Pretrained embeddings
     share a large common component (mean cosine 0.5-0.9 between items); removing it keeps the
     item differences from drowning under the learned positions at initialisation.
     """
@@ -45,16 +48,36 @@ class FeatureInput(nn.Module):
     def project(self, values: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def fit_scaling(self, store: ItemFeatureStore) -> None:
+    def fit_scaling(self, store: ItemFeatureStore, train_items: torch.Tensor) -> None:
+        """Mean and std per dimension over the present features of `train_items` ((N+1,) bool)."""
         table = store.tables[self.modality]
-        present = table.values[table.present].flatten(0, -2)  # (rows, D): views count as rows
+        rows = table.present & train_items.to(table.present.device)
+        present = table.values[rows].flatten(0, -2)  # (rows, D): views count as rows
         if len(present) > 1:
             self.shift.copy_(present.mean(dim=0))
             self.scale.copy_(1.0 / present.std(dim=0).clamp(min=1e-6))
 
+    def standardised_table(self, table: ModalityTable) -> ModalityTable:
+        """`table` with this input's standardisation applied once to every row (a copy), and marked so
+        that `forward` does not apply it again."""
+        shift, scale = self.shift.to(table.values.device), self.scale.to(table.values.device)
+        return dataclasses.replace(table, values=(table.values - shift) * scale,
+                                   standardised=(shift.clone(), scale.clone()))
+
+    def _needs_standardising(self, table: ModalityTable) -> bool:
+        applied = table.standardised
+        if applied is None:
+            return True
+        if torch.equal(applied[0], self.shift) and torch.equal(applied[1], self.scale):
+            return False
+        raise ValueError(f"{self.modality}: the feature table was standardised with other statistics than this "
+                         f"model's; build it again with MTSTRec.standardised_store from the raw store")
+
     def forward(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
         values, present = store.gather(self.modality, items)  # (U, *shape), (U,)
-        projected = self.project((values - self.shift) * self.scale)  # (U, d)
+        if self._needs_standardising(store.tables[self.modality]):
+            values = (values - self.shift) * self.scale
+        projected = self.project(values)  # (U, d)
         return torch.where(present[:, None], projected, self.missing.to(projected.dtype))
 
 
@@ -88,7 +111,7 @@ class ScalarInput(FeatureInput):
         super().__init__(modality, d_model, 1)
         self.d_model = d_model
 
-    def fit_scaling(self, store: ItemFeatureStore) -> None:
+    def fit_scaling(self, store: ItemFeatureStore, train_items: torch.Tensor) -> None:
         """Price is already min-max scaled on the training period, and broadcast as it is."""
 
     def project(self, values: torch.Tensor) -> torch.Tensor:
@@ -124,7 +147,7 @@ class ModalityEncoder(nn.Module):
         self.modality = modality
         self.input = make_input(modality, item_shape, num_items, d_model)
         self.cloze = nn.Parameter(torch.zeros(d_model))
-        self.positions = nn.Parameter(nn.init.xavier_uniform_(torch.empty(max_len + 1, d_model)))
+        self.positions = nn.Parameter(sequence_init(max_len + 1, d_model))
         def block() -> TransformerBlock:
             return TransformerBlock(d_model, encoder.heads, encoder.ffn, attn_dropout, encoder.hidden_dropout)
 

@@ -15,6 +15,7 @@ from mtstrec.config import ModelConfig
 from mtstrec.data.item_features import ItemFeatureStore
 from mtstrec.fusion import fusion_mask, self_attention_mask
 from mtstrec.modality import ModalityEncoder
+from mtstrec.modules import sequence_init
 
 
 def cosine_scores(users: torch.Tensor, items: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
@@ -46,16 +47,28 @@ class MTSTRec(nn.Module):
             }
         )
         seq_len = config.max_len + 1
-        self.shared_tokens = nn.Parameter(nn.init.xavier_uniform_(torch.empty(seq_len, config.d_model)))
+        self.shared_tokens = nn.Parameter(sequence_init(seq_len, config.d_model))
         # One modality has nothing to fuse with: its fusion layers run as plain blocks (as in the paper).
         self.fuses = len(config.modalities) > 1 and config.fusion_layers > 0
 
     @torch.no_grad()
-    def fit_feature_scaling(self, store: ItemFeatureStore) -> None:
-        """Standardise every feature modality with statistics of `store` (the training catalog)."""
+    def fit_feature_scaling(self, store: ItemFeatureStore, train_items: torch.Tensor) -> None:
+        """Standardise every feature modality with statistics of the training catalog: the items of
+        `train_items` ((N+1,) bool, those sold before val_start)."""
         for encoder in self.encoders.values():
             if hasattr(encoder.input, "fit_scaling"):
-                encoder.input.fit_scaling(store)
+                encoder.input.fit_scaling(store, train_items)
+
+    @torch.no_grad()
+    def standardised_store(self, store: ItemFeatureStore) -> ItemFeatureStore:
+        """`store` with every feature table standardised once by this model's statistics (copies), so
+        that a training step gathers standardised rows instead of standardising them every time.
+        Gives the same results as `store`; call it again if the statistics change."""
+        tables = dict(store.tables)
+        for m, encoder in self.encoders.items():
+            if hasattr(encoder.input, "standardised_table"):
+                tables[m] = encoder.input.standardised_table(store.tables[m])
+        return ItemFeatureStore(store.num_items, tables)
 
     @property
     def out_dim(self) -> int:
@@ -98,17 +111,24 @@ class MTSTRec(nn.Module):
                 tokens = torch.stack(updated).mean(dim=0)  # (B, S, d)
         return x
 
-    def encode_histories(self, histories: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
-        """histories: (B, L) item indexes, left-padded with 0 -> user representation (B, out_dim)."""
+    def encode_histories(self, histories: torch.Tensor, store: ItemFeatureStore,
+                         item_inputs: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """histories: (B, L) item indexes, left-padded with 0 -> user representation (B, out_dim).
+
+        `item_inputs` (from `item_inputs`, for every item 0..N) replaces the per-batch input
+        projections with a lookup: the same values at inference, computed once per catalog.
+        """
         batch, length = histories.shape
         if length != self.config.max_len:
             raise ValueError(f"histories have length {length}, the model expects max_len {self.config.max_len}")
-        unique, inverse = torch.unique(histories, return_inverse=True)  # (U,), (B, L)
         valid = torch.cat([histories != 0, histories.new_ones(batch, 1, dtype=torch.bool)], dim=1)  # (B, S)
-        x = {
-            m: encoder.embed_sequence(F.embedding(inverse, encoder.input(unique, store)))  # (B, S, d)
-            for m, encoder in self.encoders.items()
-        }
+        if item_inputs is not None:
+            x = {m: encoder.embed_sequence(F.embedding(histories, item_inputs[m]))  # (B, S, d)
+                 for m, encoder in self.encoders.items()}
+        else:
+            unique, inverse = torch.unique(histories, return_inverse=True)  # (U,), (B, L)
+            x = {m: encoder.embed_sequence(F.embedding(inverse, encoder.input(unique, store)))  # (B, S, d)
+                 for m, encoder in self.encoders.items()}
         if self.fuses:
             x = self._run_fused(x, valid)
         else:
@@ -118,6 +138,14 @@ class MTSTRec(nn.Module):
     def item_representations(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
         """items: (U,) -> (U, out_dim): each modality's input projection and head, no sequence encoder."""
         return torch.cat([encoder.head(encoder.input(items, store)) for encoder in self.encoders.values()], dim=-1)
+
+    def item_inputs(self, items: torch.Tensor, store: ItemFeatureStore) -> dict[str, torch.Tensor]:
+        """items: (U,) -> per modality, the input projection (U, d) that sequences and heads start from."""
+        return {m: encoder.input(items, store) for m, encoder in self.encoders.items()}
+
+    def heads(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Per-modality input projections (U, d) -> item representations (U, out_dim)."""
+        return torch.cat([encoder.head(inputs[m]) for m, encoder in self.encoders.items()], dim=-1)
 
     def forward(self, histories: torch.Tensor, candidates: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
         """histories (B, L), candidates (B, C) -> cosine scores (B, C). Candidates are encoded once each."""

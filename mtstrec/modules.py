@@ -6,13 +6,63 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+_LEVELS = 1 << 16  # keep masks compare 16-bit random integers with a threshold
+
+
+def _keep_mask(shape: torch.Size, drop_levels: int, device: torch.device) -> torch.Tensor:
+    """Bool mask of `shape`, each entry False with probability drop_levels / 2^16.
+
+    One 64-bit draw of the generator yields four 16-bit integers: on a CPU this costs a tenth of
+    `bernoulli_`, which spends a float draw and a comparison on every element.
+    """
+    numel = shape.numel()
+    bits = torch.empty((numel + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), None)
+    return bits.view(torch.int16)[:numel].view(shape) >= drop_levels - _LEVELS // 2
+
+
+class _CheapDropout(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, drop_levels: int) -> torch.Tensor:
+        mask = _keep_mask(x.shape, drop_levels, x.device)
+        ctx.scale = _LEVELS / (_LEVELS - drop_levels)
+        ctx.save_for_backward(mask)
+        return torch.ops.aten.native_dropout_backward(x, mask, ctx.scale)  # x * mask * scale, one pass
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (mask,) = ctx.saved_tensors
+        return torch.ops.aten.native_dropout_backward(grad, mask, ctx.scale), None
+
+
+class Dropout(nn.Module):
+    """Inverted dropout. On a CPU in eager mode the masks come from 16-bit random integers (the drop
+    probability rounded to a multiple of 2^-16, and the scale to match, so the expectation is exact);
+    elsewhere, and under torch.compile, it is `F.dropout` (fused RNG kernels there)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+        self.p = p
+        self.drop_levels = round(p * _LEVELS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.drop_levels == 0:
+            return x
+        if x.device.type != "cpu" or torch.compiler.is_compiling():
+            return F.dropout(x, self.p, training=True)
+        return _CheapDropout.apply(x, self.drop_levels)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
 
 class FeedForward(nn.Module):
     def __init__(self, d_model: int, hidden: int, dropout: float) -> None:
         super().__init__()
         self.up = nn.Linear(d_model, hidden)
         self.down = nn.Linear(hidden, d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.down(self.dropout(F.gelu(self.up(x)))))
@@ -29,6 +79,7 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
         self.dropout = dropout
+        self.weights_dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor, query_rows: slice | None = None) -> torch.Tensor:
         """x: (B, S, d); allowed: (B, 1, Sq, S) bool, True where a query may attend a key.
@@ -48,9 +99,15 @@ class Attention(nn.Module):
         q = q.view(batch, -1, self.heads, head_dim).transpose(1, 2)  # (B, h, Sq, hd)
         k = k.view(batch, seq, self.heads, head_dim).transpose(1, 2)  # (B, h, S, hd)
         v = v.view(batch, seq, self.heads, head_dim).transpose(1, 2)  # (B, h, S, hd)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
-        )  # (B, h, Sq, hd)
+        if self.training and self.dropout > 0 and x.device.type == "cpu" and not torch.compiler.is_compiling():
+            # What SDPA's math path does when it drops attention weights, with the cheap masks.
+            scores = (q @ k.transpose(-2, -1)) * head_dim**-0.5  # (B, h, Sq, S)
+            weights = scores.masked_fill(~allowed, float("-inf")).softmax(dim=-1)
+            y = self.weights_dropout(weights) @ v  # (B, h, Sq, hd)
+        else:
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=allowed, dropout_p=self.dropout if self.training else 0.0
+            )  # (B, h, Sq, hd)
         y = y.transpose(1, 2).reshape(batch, -1, d_model)  # (B, Sq, d)
         return self.out(y)
 
@@ -62,7 +119,7 @@ class TransformerBlock(nn.Module):
         super().__init__()
         self.attn_norm = nn.LayerNorm(d_model)
         self.attn = Attention(d_model, heads, attn_dropout)
-        self.attn_dropout = nn.Dropout(hidden_dropout)
+        self.attn_dropout = Dropout(hidden_dropout)
         self.ffn_norm = nn.LayerNorm(d_model)
         self.ffn = FeedForward(d_model, ffn, hidden_dropout)
 
@@ -72,3 +129,10 @@ class TransformerBlock(nn.Module):
         residual = x if query_rows is None else x[:, query_rows]
         h = residual + self.attn_dropout(self.attn(normed, allowed, query_rows))
         return h + self.ffn(self.ffn_norm(h))
+
+
+def sequence_init(length: int, d_model: int) -> torch.Tensor:
+    """(length, d) initial learned positions or shared tokens: xavier-uniform over a (1, length, d)
+    tensor, as the original does (fan_in = length * d, fan_out = d). A 2-D (length, d) xavier would be
+    ~4.6x larger at d = 512, length = 21."""
+    return nn.init.xavier_uniform_(torch.empty(1, length, d_model))[0]

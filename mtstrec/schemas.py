@@ -44,6 +44,17 @@ SEQUENCES = pa.schema(
 
 CANDIDATES = pa.schema([pa.field("item_index", pa.int32(), nullable=False)])
 
+# recommendations/date=D/part-*.parquet: the champion's top-k per active customer, best first.
+RECOMMENDATIONS = pa.schema(
+    [
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("items", pa.list_(pa.string()), nullable=False),  # the shop's item ids
+        pa.field("scores", pa.list_(pa.float32()), nullable=False),  # cosine similarity, descending
+        pa.field("model_version", pa.string(), nullable=False),
+        pa.field("generated_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    ]
+)
+
 QUARANTINE_REASON_FIELD = "reason"
 SPLITS = ("train", "val", "test")
 

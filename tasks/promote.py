@@ -1,6 +1,6 @@
 """Promote step: move the champion alias to a registered version only if it beats the champion.
 
-Both scores must come from the same test split. When the champion was scored on an older
+Both scores must come from the same validation split. When the champion was scored on an older
 split (the data moved on since), it is re-evaluated on the candidate's split first; if that
 is impossible, the champion stays, so that a worse model never becomes champion. Promote
 steps of one registered model take turns (`mtstrec/tracking/registry_lock.py`).
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _rescore(cfg: PipelineConfig, champion: ScoredVersion, run_dir: str, split: str, snapshot: str) -> ScoredVersion:
-    """The champion's score on the candidate's test split: `cfg`'s dataset, snapshot `snapshot`.
+    """The champion's score on the candidate's validation split: `cfg`'s dataset, snapshot `snapshot`.
 
     Evaluates a copy of the champion's main model (no baselines), so that its run directory
     (a path or URI) and report stay as they were.
@@ -48,7 +48,7 @@ def _decide(cfg: PipelineConfig, candidate: ScoredVersion, champion: ScoredVersi
         return PromotionDecision(True, "promoted by hand (gate skipped)", candidate.score,
                                  champion.score if champion else None, margin)
     if champion is not None and champion.version != candidate.version and champion.split != candidate.split:
-        log.info("champion v%s was scored on another test split; re-evaluating it", champion.version)
+        log.info("champion v%s was scored on another validation split; re-evaluating it", champion.version)
         try:
             champion = _rescore(cfg, champion, champion_run_dir, candidate.split, snapshot)
         except (OSError, KeyError, ValueError, RuntimeError) as exc:

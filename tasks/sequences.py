@@ -13,21 +13,20 @@ import json
 import logging
 from datetime import date
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from mtstrec.config import PipelineConfig
 from mtstrec.data.bronze import scan_transactions
 from mtstrec.data.item_registry import read_registry, write_registry
-from mtstrec.data.sequences import build_examples, monthly_candidates
-from mtstrec.data.split import cut_dates, split_label
+from mtstrec.data.sequences import build_examples, monthly_candidates, select_examples
+from mtstrec.data.split import SPLIT_FILE, cut_dates
 from mtstrec.data.sql_checks import run_checks
 from mtstrec.schemas import CANDIDATES, MAX_TARGETS, SEQUENCES, SPLITS
 from mtstrec.storage import Storage
 
 log = logging.getLogger(__name__)
-
-SPLIT_FILE = "sequences/split.json"
 
 
 def _write_candidates(dataset: Storage, candidates: dict) -> int:
@@ -62,8 +61,9 @@ def build_sequences(cfg: PipelineConfig, logical_date: date | None) -> dict:
         _write_catalog(dataset, logical_date)
     transactions = scan_transactions(dataset, end=logical_date)
     examples = build_examples(transactions, cfg.model.max_len, seq.max_targets, seq.min_len)
-    cuts = cut_dates(examples.frame["target_date"], seq)
-    labelled = examples.frame.with_columns(split_label(cuts))
+    # Cut dates from each customer's last purchase day (the paper's split), whatever the example modes.
+    cuts = cut_dates(examples.frame.filter(pl.col("last_day"))["target_date"], seq)
+    labelled = select_examples(examples.frame, cuts, seq.train_examples, seq.eval_examples)
 
     items = read_registry(dataset).select(["item_index"])
     params = {"min_len": seq.min_len, "max_len": cfg.model.max_len, "max_targets": seq.max_targets}
@@ -71,7 +71,7 @@ def build_sequences(cfg: PipelineConfig, logical_date: date | None) -> dict:
 
     counts = {}
     for split in SPLITS:
-        rows = labelled.filter(split_label(cuts) == split).select(SEQUENCES.names)
+        rows = labelled.filter(pl.col("split") == split).select(SEQUENCES.names)
         counts[split] = rows.height
         dataset.write_parquet(f"sequences/{split}.parquet", rows.to_arrow().cast(SEQUENCES))
     if counts["train"] == 0:
@@ -85,21 +85,23 @@ def build_sequences(cfg: PipelineConfig, logical_date: date | None) -> dict:
         "logical_date": logical_date.isoformat() if logical_date else None,
         "val_start": cuts.val_start.isoformat(),
         "test_start": cuts.test_start.isoformat(),
-        "first_target_date": examples.frame["target_date"].min().isoformat(),
-        "last_target_date": examples.frame["target_date"].max().isoformat(),
+        "first_target_date": labelled["target_date"].min().isoformat(),
+        "last_target_date": labelled["target_date"].max().isoformat(),
         "counts": counts,
         "customers": examples.customers,
         "single_day_customers": examples.single_day_customers,
-        "short_history_customers": examples.short_history_customers,
+        "short_history_days": examples.short_history_days,
+        "train_examples": seq.train_examples,
+        "eval_examples": seq.eval_examples,
         "min_len": seq.min_len,
         "max_len": cfg.model.max_len,
         "max_targets": seq.max_targets,
     }
     dataset.write_bytes(SPLIT_FILE, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     log.info(
-        "built %s examples from %s customers (train %s, val %s, test %s); skipped %s single-day and %s short-history "
-        "customers; candidates for %s months",
+        "built %s examples from %s customers (train %s, val %s, test %s); %s single-day customers, %s purchase days "
+        "with a history under min_len; candidates for %s months",
         f"{sum(counts.values()):,}", f"{examples.customers:,}", f"{counts['train']:,}", f"{counts['val']:,}",
-        f"{counts['test']:,}", f"{examples.single_day_customers:,}", f"{examples.short_history_customers:,}", months,
+        f"{counts['test']:,}", f"{examples.single_day_customers:,}", f"{examples.short_history_days:,}", months,
     )
     return {**record, "checks": checks, "candidate_months": months, "split_file": dataset.uri(SPLIT_FILE)}

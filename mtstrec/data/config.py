@@ -16,6 +16,10 @@ class IngestConfig:
 
 @dataclass
 class SequenceConfig:
+    # Training examples: every purchase day before val_start, or each customer's last purchase day (the paper's).
+    train_examples: Literal["every_day", "last_day"] = "every_day"
+    # Validation/test examples: each customer's last purchase day in the window, or every purchase day (small data).
+    eval_examples: Literal["last_day", "every_day"] = "last_day"
     min_len: int = 3
     max_targets: int = 50
     # Split by target date: explicit cut dates (YYYY-MM-DD) win over fractions.

@@ -38,13 +38,17 @@ class ModalityTable:
     present: torch.Tensor  # (N+1,) bool
     source: str
     metadata: dict[str, str]
+    # (shift, scale) already applied to `values` by a model (MTSTRec.standardised_store), else None.
+    standardised: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def item_shape(self) -> list[int]:
         return list(self.values.shape[1:])
 
     def to(self, device: torch.device) -> ModalityTable:
-        return ModalityTable(self.kind, self.values.to(device), self.present.to(device), self.source, self.metadata)
+        standardised = None if self.standardised is None else tuple(t.to(device) for t in self.standardised)
+        return ModalityTable(self.kind, self.values.to(device), self.present.to(device), self.source, self.metadata,
+                             standardised)
 
 
 def _fixed_size_values(column: pa.ChunkedArray, kind: FeatureKind, rows: int, source: str) -> np.ndarray:

@@ -8,6 +8,7 @@ the configured fraction of examples (whole days, never a split day) lies at or a
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,6 +16,9 @@ from datetime import date, timedelta
 import polars as pl
 
 from mtstrec.data.config import SequenceConfig
+from mtstrec.storage import Storage
+
+SPLIT_FILE = "sequences/split.json"
 
 
 @dataclass(frozen=True)
@@ -62,3 +66,14 @@ def split_label(cuts: CutDates) -> pl.Expr:
         .otherwise(pl.lit("test"))
         .alias("split")
     )
+
+
+def read_cut_dates(dataset: Storage) -> CutDates:
+    """The cut dates that the sequences step recorded in `sequences/split.json`."""
+    if not dataset.exists(SPLIT_FILE):
+        raise FileNotFoundError(f"{dataset.uri(SPLIT_FILE)} does not exist: run `mtstrec sequences` first")
+    record = json.loads(dataset.read_bytes(SPLIT_FILE))
+    try:
+        return CutDates(date.fromisoformat(str(record["val_start"])), date.fromisoformat(str(record["test_start"])))
+    except (KeyError, ValueError) as exc:
+        raise ValueError(f"{dataset.uri(SPLIT_FILE)}: no valid val_start/test_start ({exc})") from exc

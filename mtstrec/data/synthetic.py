@@ -9,15 +9,18 @@ the signal in one modality alone and check that that path learns.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 from mtstrec import schemas
 from mtstrec.storage import Storage
 
 FEATURE_MODALITIES = ("style", "image", "text", "prompt", "price")
+SEQUENCE_COLUMNS = ("user_id", "history", "targets", "target_date")
 
 
 @dataclass
@@ -88,8 +91,26 @@ def _purchases(cfg: SyntheticConfig, preferred: int, count: int, by_cluster: lis
     return np.where(loyal, own, anywhere).astype(np.int32)
 
 
+def _write_bronze_and_split(dataset: Storage, examples: pa.Table, val_start: dt.date, test_start: dt.date) -> None:
+    """Bronze transactions that the examples come from (history items one day apart before the target
+    day, targets on it) and `sequences/split.json`, as the sequences step would leave them."""
+    rows: dict[str, list] = {"date": [], "user_id": [], "item_index": []}
+    for user, history, targets, day in zip(*(examples.column(c).to_pylist() for c in SEQUENCE_COLUMNS), strict=True):
+        for back, item in enumerate(reversed(history + targets)):
+            rows["date"].append(day - dt.timedelta(days=max(back - len(targets) + 1, 0)))
+            rows["user_id"].append(user)
+            rows["item_index"].append(item)
+    frame = pl.DataFrame(rows, schema={"date": pl.Date, "user_id": pl.String, "item_index": pl.Int32}).reverse()
+    frame = frame.with_columns(pl.lit(None, pl.Float64).alias("price"), pl.lit(None, pl.Int8).alias("channel"))
+    for (day,), part in frame.sort("date", maintain_order=True).partition_by("date", as_dict=True).items():
+        dataset.write_parquet(f"bronze/transactions/date={day.isoformat()}/part-0.parquet",
+                              part.to_arrow().cast(schemas.TRANSACTIONS))
+    split = {"val_start": val_start.isoformat(), "test_start": test_start.isoformat()}
+    dataset.write_bytes("sequences/split.json", json.dumps(split).encode())
+
+
 def write_synthetic_dataset(dataset: Storage, cfg: SyntheticConfig) -> dict[str, int]:
-    """Write bronze/items, sequences/*, candidates/* and features/* under `dataset`."""
+    """Write bronze/items, bronze/transactions, sequences/*, candidates/* and features/* under `dataset`."""
     rng = np.random.default_rng(cfg.seed)
     clusters = rng.integers(0, cfg.clusters, cfg.items)
     by_cluster = [np.flatnonzero(clusters == c) + 1 for c in range(cfg.clusters)]
@@ -135,6 +156,7 @@ def write_synthetic_dataset(dataset: Storage, cfg: SyntheticConfig) -> dict[str,
         dataset.write_parquet(f"sequences/{split}.parquet", part)
         counts[split] = part.num_rows
 
+    _write_bronze_and_split(dataset, examples, val_start, test_start)
     months = sorted({d.strftime("%Y-%m") for d in dates})
     for month in months:
         on_sale = np.flatnonzero(rng.random(cfg.items) < 0.8) + 1

@@ -1,14 +1,14 @@
 """Evaluation (DESIGN §2): metrics, fixed sampled negatives, full and sampled ranking, baselines, reports."""
 
+from mtstrec.data.example_tensors import ExampleTensors
 from mtstrec.evaluation.evaluator import evaluate_scorer
-from mtstrec.evaluation.examples import EvalExamples
 from mtstrec.evaluation.metrics import metrics_from_ranks, ranking_metrics, target_ranks
 from mtstrec.evaluation.negatives import load_candidates, month_candidates, sample_negatives
 from mtstrec.evaluation.popularity import PopularityScorer, popularity_counts
 from mtstrec.evaluation.report import write_report
 
 __all__ = [
-    "EvalExamples",
+    "ExampleTensors",
     "PopularityScorer",
     "evaluate_scorer",
     "load_candidates",

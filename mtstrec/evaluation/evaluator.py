@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from mtstrec.evaluation.examples import EvalExamples
+from mtstrec.data.example_tensors import ExampleTensors
 from mtstrec.evaluation.metrics import metrics_from_ranks, target_ranks
 from mtstrec.schemas import PADDING_INDEX
 
@@ -44,7 +44,7 @@ def sampled_scores(scores: Tensor, targets: Tensor, negatives: Tensor) -> Tensor
 
 def evaluate_scorer(
     score_all: Scorer,
-    examples: EvalExamples,
+    examples: ExampleTensors,
     negatives: Tensor | None,
     num_items: int,
     ks: Sequence[int] = (5, 10, 20),

@@ -1,25 +1,38 @@
-"""Most-popular baseline: every user gets the catalog ranked by training purchase counts."""
+"""Most-popular baselines: every user gets the catalog ranked by purchase counts before the split.
+
+`popularity` counts every purchase before the split's first day; `recency popularity` only
+those of its last `eval.recent_days` days.
+"""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
+import polars as pl
 import torch
 from torch import Tensor
 
 from mtstrec.schemas import PADDING_INDEX
 
 
-def popularity_counts(train: pa.Table, num_items: int) -> Tensor:
-    """[N+1] int64 count of each item over the training split's histories and targets (index 0 stays 0)."""
-    counts = np.zeros(num_items + 1, dtype=np.int64)
-    for column in ("history", "targets"):
-        items = pc.list_flatten(train.column(column)).to_numpy(zero_copy_only=False).astype(np.int64)
-        if items.size and (items.max() > num_items or items.min() <= PADDING_INDEX):
-            raise ValueError(f"training split: field '{column}' holds item indexes outside the catalog 1..{num_items}")
-        counts += np.bincount(items, minlength=num_items + 1)
-    return torch.from_numpy(counts)
+def popularity_counts(transactions: pl.LazyFrame, num_items: int, before: date, days: int | None = None) -> Tensor:
+    """[N+1] int64 purchases of each item on days before `before` (only the last `days` of them if given).
+
+    `transactions` are bronze rows (date, item_index); nothing on or after `before` counts, so a
+    split's baseline sees only what was known when the split started. Index 0 stays 0.
+    """
+    since = pl.lit(True) if days is None else pl.col("date") >= before - timedelta(days=days)
+    items = (
+        transactions.filter((pl.col("date") < before) & since)
+        .select("item_index")
+        .collect()["item_index"]
+        .to_numpy()
+        .astype(np.int64)
+    )
+    if items.size and (items.max() > num_items or items.min() <= PADDING_INDEX):
+        raise ValueError(f"bronze/transactions: field 'item_index' holds items outside the catalog 1..{num_items}")
+    return torch.from_numpy(np.bincount(items, minlength=num_items + 1))
 
 
 class PopularityScorer:
@@ -38,10 +51,6 @@ class PopularityScorer:
         scores[order] = torch.arange(num, dtype=torch.float32)
         scores[PADDING_INDEX] = -1.0
         self.item_scores = scores  # [N+1]
-
-    @classmethod
-    def from_table(cls, train: pa.Table, num_items: int) -> PopularityScorer:
-        return cls(popularity_counts(train, num_items))
 
     def __call__(self, histories: Tensor) -> Tensor:
         """[B, L] histories -> [B, N+1] scores (the same row for everyone)."""

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mtstrec.config_loading import CommaList
+
 FEATURE_MODALITIES = ("style", "image", "text", "prompt", "price")
 EMBEDDED = "embedded"
 
@@ -23,7 +25,7 @@ class StyleConfig:
     arch: str = "efficientnet_lite0"  # a timm model name
     weights: str = EMBEDDED
     # Modules whose outputs are the early feature maps (names in the timm model).
-    layers: list[str] = field(default_factory=lambda: ["bn1", "blocks.1"])
+    layers: CommaList[str] = field(default_factory=lambda: ["bn1", "blocks.1"])
     # Each C x C Gram matrix is max-pooled to grid x grid (64 x 64 pooled 4 x 4 -> 16 x 16 in the paper).
     grid: int = 16
     tag: str = ""  # output directory under features/style/; "" derives one from arch and weights
@@ -77,7 +79,7 @@ class PriceConfig:
 
 @dataclass
 class FeatureConfig:
-    modalities: list[str] = field(default_factory=lambda: list(FEATURE_MODALITIES))
+    modalities: CommaList[str] = field(default_factory=lambda: list(FEATURE_MODALITIES))
     # Items per shard, by item_index ranges: shard s holds item_index in [s*size + 1, (s+1)*size].
     shard_size: int = 1024
     device: str = "auto"  # auto | cpu | cuda | cuda:N

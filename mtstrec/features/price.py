@@ -8,33 +8,24 @@ Items never sold in training get value 0 and present = false.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 
 import numpy as np
 import polars as pl
 
+from mtstrec.data.split import read_cut_dates
 from mtstrec.storage import Storage
 
 log = logging.getLogger(__name__)
 
-SPLIT_FILE = "sequences/split.json"
 TRANSACTIONS_DIR = "bronze/transactions"
 
 
 def read_val_start(dataset: Storage) -> dt.date:
-    if not dataset.exists(SPLIT_FILE):
-        raise FileNotFoundError(
-            f"{dataset.uri(SPLIT_FILE)} does not exist: price features need the split dates; "
-            "run `mtstrec sequences` first"
-        )
-    split = json.loads(dataset.read_bytes(SPLIT_FILE))
-    if "val_start" not in split:
-        raise ValueError(f"{dataset.uri(SPLIT_FILE)}: key 'val_start' is missing (found {sorted(split)})")
     try:
-        return dt.date.fromisoformat(str(split["val_start"]))
-    except ValueError as exc:
-        raise ValueError(f"{dataset.uri(SPLIT_FILE)}: val_start {split['val_start']!r} is not YYYY-MM-DD") from exc
+        return read_cut_dates(dataset).val_start
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{exc}; price features need the split dates") from exc
 
 
 def training_partitions(dataset: Storage, val_start: dt.date) -> list[str]:

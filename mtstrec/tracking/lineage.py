@@ -75,8 +75,8 @@ def dataset_lineage(dataset: Storage, logical_date: date | None, modalities: lis
 
 
 def split_fingerprint(dataset: Storage) -> str:
-    """Identifies the test examples and the catalog they are ranked against."""
-    digest = hashlib.sha256(dataset.read_bytes("sequences/test.parquet"))
+    """Identifies the validation examples (the promotion gate's split) and the catalog they are ranked against."""
+    digest = hashlib.sha256(dataset.read_bytes("sequences/val.parquet"))
     items = sum(_rows(dataset, f) for f in dataset.list_files("bronze/items", ".parquet"))
     digest.update(f"items={items}".encode())
     return digest.hexdigest()[:16]

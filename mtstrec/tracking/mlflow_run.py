@@ -1,7 +1,8 @@
 """Log one trained and evaluated run to MLflow and register its model.
 
 What a run holds: the pipeline config as params, per-epoch training metrics (step = epoch),
-the test metrics of MTSTRec and its baselines, the evaluation report (markdown, JSON, PNG),
+the test metrics of MTSTRec and its baselines, MTSTRec's validation metrics (under `val/`),
+the evaluation report (markdown, JSON, PNG),
 the dataset lineage (URIs, row counts, digests) and the pyfunc model, registered as a new
 version of `registry.model_name` with tags that the promotion gate reads.
 """
@@ -16,7 +17,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from datetime import date
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +31,16 @@ from mtstrec.config import PipelineConfig
 from mtstrec.config_loading import to_dict
 from mtstrec.tracking.lineage import DatasetEntry
 from mtstrec.tracking.pyfunc_model import SIGNATURE, input_example, stage_artifacts
+from mtstrec.tracking.requirements import pip_requirements
 from mtstrec.tracking.settings import TrackingSettings, fluent_tracking, tracking_settings
 
 log = logging.getLogger(__name__)
 
 PRIMARY_MODEL = "MTSTRec"  # the evaluation report's name for the trained model
 PYFUNC_ENTRY = Path(__file__).with_name("pyfunc_entry.py")
-# Packages the pyfunc imports; pinned to what is installed, so that serving matches training.
-PYFUNC_PACKAGES = ("mlflow", "torch", "numpy", "pandas", "pyarrow", "polars")
 # Tags on each registered version, read back by the promotion gate.
-TAG_SCORE = "eval.score"
+TAG_SCORE = "eval.score"  # validation score: the gate selects on it
+TAG_TEST_SCORE = "eval.test_score"  # reported, never selected on
 TAG_METRIC = "eval.metric"
 TAG_SPLIT = "eval.split"
 TAG_RUN_DIR = "run_dir"
@@ -82,15 +82,12 @@ def evaluation_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, float]
     return flat
 
 
-def primary_score(evaluation: dict[str, Any], metric: str) -> float:
+def primary_score(evaluation: dict[str, Any], metric: str, split: str = "validation") -> float:
+    """MTSTRec's `metric` on validation (what promotion compares) or on test ("metrics", reported only)."""
     try:
-        return float(evaluation["metrics"][PRIMARY_MODEL][metric])
+        return float(evaluation[split][PRIMARY_MODEL][metric])
     except KeyError as exc:
-        raise KeyError(f"evaluation has no {PRIMARY_MODEL} metric {metric!r}") from exc
-
-
-def _pip_requirements() -> list[str]:
-    return [f"{name}=={version(name)}" for name in PYFUNC_PACKAGES]
+        raise KeyError(f"evaluation has no {split} {PRIMARY_MODEL} metric {metric!r}") from exc
 
 
 def _experiment_id(client: MlflowClient, settings: TrackingSettings, name: str) -> str:
@@ -148,6 +145,8 @@ def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: s
         client.log_batch(run.info.run_id, metrics=[Metric(name, value, now, epoch)
                                                    for name, value, epoch in history_metrics(history)])
         mlflow.log_metrics(evaluation_metrics(evaluation["metrics"]))
+        mlflow.log_metrics({metric_key(f"val/{name}"): float(v)
+                            for name, v in evaluation.get("validation", {}).get(PRIMARY_MODEL, {}).items()})
         mlflow.log_metric("test_examples", float(evaluation.get("test_examples", 0)))
         for path in evaluation.get("report", {}).values():
             if isinstance(path, str) and Path(path).is_file():
@@ -166,11 +165,14 @@ def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: s
                 code_paths=[str(Path(mtstrec.__file__).parent)],
                 signature=SIGNATURE,
                 input_example=input_example(dataset),
-                pip_requirements=_pip_requirements(),
+                pip_requirements=pip_requirements(),
+                model_config={"ranking": cfg.serve.ranking, "shortlist": cfg.serve.shortlist},
                 registered_model_name=cfg.registry.model_name,
             )
     version_id = str(info.registered_model_version)
-    for key, value in {TAG_SCORE: repr(score), TAG_METRIC: cfg.registry.metric, TAG_SPLIT: split,
+    test_score = primary_score(evaluation, cfg.registry.metric, split="metrics")
+    for key, value in {TAG_SCORE: repr(score), TAG_TEST_SCORE: repr(test_score), TAG_METRIC: cfg.registry.metric,
+                       TAG_SPLIT: split,
                        TAG_RUN_DIR: run_uri, "dataset": cfg.dataset, "logical_date": str(logical_date or "")}.items():
         client.set_model_version_tag(cfg.registry.model_name, version_id, key, value)
     log.info("logged run %s; registered %s version %s (%s = %.4f)", run.info.run_id, cfg.registry.model_name,

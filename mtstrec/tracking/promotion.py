@@ -1,6 +1,6 @@
 """The champion gate: should a candidate model version take the champion alias?
 
-A pure decision over two scores on the same test split, so that it is tested
+A pure decision over two scores on the same validation split, so that it is tested
 without MLflow. The caller (tasks/promote.py) fetches the scores and moves the alias.
 """
 
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class ScoredVersion:
-    """One registered model version's score on one test split."""
+    """One registered model version's score on one validation split."""
 
     version: str
     score: float
-    split: str  # fingerprint of the test split the score was computed on
+    split: str  # fingerprint of the validation split the score was computed on
 
 
 @dataclass(frozen=True)
@@ -39,13 +39,13 @@ class PromotionDecision:
 
 
 class SplitMismatchError(ValueError):
-    """The two scores come from different test splits and cannot be compared."""
+    """The two scores come from different validation splits and cannot be compared."""
 
 
 def decide_promotion(candidate: ScoredVersion, champion: ScoredVersion | None, margin: float) -> PromotionDecision:
     """Promote when there is no champion, or when the candidate beats it by more than `margin`.
 
-    Scores must come from the same test split; a candidate with a missing (NaN)
+    Scores must come from the same validation split; a candidate with a missing (NaN)
     score never wins, so a broken evaluation cannot crown a model.
     """
     if margin < 0:

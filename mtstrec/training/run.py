@@ -16,10 +16,12 @@ from mtstrec.training import distributed
 from mtstrec.training.inputs import load_run_inputs
 from mtstrec.training.loop import fit
 from mtstrec.training.run_location import COMPLETE_MARKER, RunLocation
+from mtstrec.training.sasrec_fit import fit_sasrec
 
 log = logging.getLogger(__name__)
 
 MAIN_MODEL = "MTSTRec"
+SASREC_MODEL = "SASRec-CE"
 
 
 def config_digest(cfg: PipelineConfig) -> str:
@@ -121,6 +123,12 @@ def train_run(cfg: PipelineConfig, run: str | Path, resume: bool = False) -> dic
             variant_resume = resume and (variant_dir / "checkpoint.pt").exists()
             baseline = fit(variant_cfg, cfg.train, inputs, variant_dir, variant_resume, on_checkpoint=location.push)
             baselines[name] = {"best_epoch": baseline.best_epoch, f"val_{cfg.train.val_metric}": baseline.best_metric}
+    if cfg.train.baselines and ctx.is_main:
+        sasrec_dir = run_dir / "variants" / SASREC_MODEL
+        baseline = fit_sasrec(cfg.model, cfg.train, inputs, dataset, sasrec_dir, resume)
+        baselines[SASREC_MODEL] = {"best_epoch": baseline.best_epoch,
+                                   f"val_{cfg.train.val_metric}": baseline.best_metric}
+    ctx.barrier()
     summary = {
         "run_dir": location.uri,
         "best_epoch": result.best_epoch,

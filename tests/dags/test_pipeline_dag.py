@@ -35,6 +35,7 @@ def test_pipeline_tasks_and_dependencies(dagbag):
     assert upstream["evaluate"] == {"train"}
     assert {"train", "evaluate"} <= upstream["register"]
     assert upstream["promote"] == {"register"}
+    assert upstream["recommend_batch"] == {"promote"}
 
 
 def test_pipeline_scheduling_pool_retries_and_assets(dagbag):
@@ -48,7 +49,8 @@ def test_pipeline_scheduling_pool_retries_and_assets(dagbag):
     assert tasks["extract_price_features"].trigger_rule == "none_failed"
     outlets = {t.task_id: {a.name for a in t.outlets} for t in dag.tasks if t.outlets}
     assert outlets == {"ingest": {"mtstrec_bronze"}, "build_sequences": {"mtstrec_sequences"},
-                       "extract_price_features": {"mtstrec_features"}}
+                       "extract_price_features": {"mtstrec_features"},
+                       "recommend_batch": {"mtstrec_recommendations"}}
 
 
 def test_params_are_validated_by_schema(dagbag):

@@ -2,7 +2,8 @@
 
 Two runs for the same logical date: a small real config, then a deliberately crippled one
 (price only, one epoch). The second registers a version, must not take the champion alias,
-and must leave the data partitions exactly as they were.
+and must leave the data partitions exactly as they were. Both end with the champion's batch
+recommendations for every active customer.
 """
 
 import hashlib
@@ -10,11 +11,12 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import mlflow
 import pandas as pd
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from mlflow.tracking import MlflowClient
@@ -33,6 +35,25 @@ TINY = ["model.d_model=16", "train.baselines=false", "train.negatives=20", "eval
 def rows(path: Path) -> int:
     files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
     return sum(pq.read_metadata(f).num_rows for f in files)
+
+
+def check_recommendations(dataset: Path, day: date, version: str, k: int = 12, active_days: int = 90) -> None:
+    """One row per customer active in the `active_days` up to `day`: k distinct catalog ids, none bought."""
+    bought = (pl.scan_parquet(str(dataset / "bronze" / "transactions" / "**" / "*.parquet"))
+              .filter(pl.col("date") <= day)
+              .group_by("user_id").agg(pl.col("item_index").unique().alias("bought"), pl.col("date").max())
+              .collect())
+    active = bought.filter(pl.col("date") > day - timedelta(days=active_days))
+    items = pl.read_parquet(dataset / "bronze" / "items")
+    id_of = dict(zip(items["item_index"].to_list(), items["item_id"].to_list(), strict=True))
+    bought_ids = {row["user_id"]: {id_of[i] for i in row["bought"]} for row in active.iter_rows(named=True)}
+    recs = pl.read_parquet(dataset / "recommendations" / f"date={day.isoformat()}" / "*.parquet")
+    assert recs.height == active.height > 0
+    assert set(recs["user_id"]) == set(bought_ids)
+    assert set(recs["model_version"]) == {version}
+    for user, top in zip(recs["user_id"], recs["items"], strict=True):
+        assert len(top) == k == len(set(top)) and set(top) <= set(id_of.values())
+        assert not set(top) & bought_ids[user]
 
 
 def digests(directory: Path) -> dict[str, str]:
@@ -103,6 +124,9 @@ def test_pipeline_end_to_end_and_promotion_gate(pipeline):
         assert len(top) == 10 and len(set(top)) == 10
         assert set(top) <= item_ids and not set(top) & set(history)
 
+    # Batch recommendations: the champion's top 12 for every customer active in the last 90 days.
+    check_recommendations(dataset, LOGICAL_DATE.date(), version="1")
+
     # A crippled run for the same date: registered, not promoted, and no data duplicated.
     second = run(epochs=1, modalities=["price"], overrides=TINY)
     assert second.state == "success"
@@ -115,3 +139,6 @@ def test_pipeline_end_to_end_and_promotion_gate(pipeline):
     assert rows(dataset / "bronze" / "transactions") == bronze_rows
     assert digests(dataset / "bronze") | digests(snapshot) == data_before
     assert len(list((dataset / "quarantine" / "ingest").glob("*.parquet"))) == 1
+    # Tonight's rejected model serves nothing: the partition was replaced, still by the champion.
+    check_recommendations(dataset, LOGICAL_DATE.date(), version="1")
+    assert len(list((dataset / "recommendations" / "date=2020-08-30").glob("*.parquet"))) == 1

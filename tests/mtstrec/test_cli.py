@@ -38,4 +38,4 @@ def test_train_evaluate_recommend_through_the_cli(synthetic_root, tmp_path, caps
 
 def test_bad_config_exits_with_a_message(tmp_path, capsys):
     assert main(["train", "--root", str(tmp_path), "--dataset", "x", "--set", "train.epochs=lots"]) == 2
-    assert "train.epochs: expected an integer" in capsys.readouterr().err
+    assert "train.epochs: Input should be a valid integer" in capsys.readouterr().err

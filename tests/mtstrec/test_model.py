@@ -129,14 +129,27 @@ def test_history_length_must_match_max_len():
 def test_feature_scaling_standardises_inputs_and_travels_with_the_weights():
     model = build(["style", "prompt", "price"])
     store = make_store()
-    model.fit_feature_scaling(store)
+    train_items = torch.ones(store.num_items + 1, dtype=torch.bool)
+    train_items[-1] = False  # first sold after val_start: not part of the statistics
+    store.tables["style"].values[-1] = 1000.0
+    model.fit_feature_scaling(store, train_items)
     style = model.encoders["style"].input
-    values = store.tables["style"].values[store.tables["style"].present]
+    values = store.tables["style"].values[store.tables["style"].present & train_items]
     standardised = (values - style.shift) * style.scale
     torch.testing.assert_close(standardised.mean(0), torch.zeros(12), atol=1e-5, rtol=0)
     torch.testing.assert_close(standardised.std(0), torch.ones(12), atol=1e-4, rtol=0)
+    assert style.shift.abs().max() < 10  # the outlier sold after val_start did not move the statistics
     assert model.encoders["prompt"].input.shift.shape == (8,)
     assert torch.equal(model.encoders["price"].input.scale, torch.ones(1))  # price is broadcast as it is
     restored = build(["style", "prompt", "price"])
     restored.load_state_dict(model.state_dict())
     assert torch.equal(restored.encoders["style"].input.shift, style.shift)
+
+
+def test_positions_and_shared_tokens_use_xavier_over_one_by_s_by_d():
+    model = build(["id", "price"])
+    seq_len, d = model.shared_tokens.shape
+    bound = (6 / (seq_len * d + d)) ** 0.5  # fan_in = S * d, fan_out = d for a (1, S, d) tensor
+    for tensor in (model.shared_tokens, model.encoders["id"].positions):
+        assert tensor.abs().max() <= bound
+        assert tensor.abs().max() > 0.8 * bound

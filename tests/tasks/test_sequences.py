@@ -75,8 +75,8 @@ def test_golden_sequences_split_and_candidates(tmp_path, golden_raw):
     ]
     assert read_split(tmp_path, "val") == [("u2", [B, C, A], [F], date(2020, 3, 2))]  # epoch seconds = Jan 20
     assert read_split(tmp_path, "test") == [("u6", [A, B, C, D], [B], date(2020, 3, 15))]
-    # u3 bought on one day only, u4 has a one-item history: counted, not examples.
-    assert (summary["customers"], summary["single_day_customers"], summary["short_history_customers"]) == (6, 1, 1)
+    # u3 bought on one day only; u5 on Jan 9, u1 on Jan 10, u2 on Jan 20 and u4 on Feb 1 have short histories.
+    assert (summary["customers"], summary["single_day_customers"], summary["short_history_days"]) == (6, 1, 4)
     split = json.loads((tmp_path / "root" / "golden" / "sequences" / "split.json").read_text())
     assert (split["val_start"], split["test_start"]) == ("2020-02-15", "2020-03-10")
     assert split["counts"] == {"train": 2, "val": 1, "test": 1}
@@ -111,8 +111,8 @@ def test_logical_date_builds_from_the_days_up_to_it(tmp_path, golden_raw):
         ("u5", [C, D, E], [A], date(2020, 1, 25)),
         ("u1", [A, B, C], [D, E], date(2020, 2, 3)),
     ]
-    # u3 bought on one day; u2 (B, then target day Jan 20) and u4 (A, then Feb 1) have one-item histories.
-    assert (summary["customers"], summary["single_day_customers"], summary["short_history_customers"]) == (5, 1, 2)
+    # u3 bought on one day; u5 (Jan 9), u1 (Jan 10), u2 (Jan 20) and u4 (Feb 1) have histories under 3 items.
+    assert (summary["customers"], summary["single_day_customers"], summary["short_history_days"]) == (5, 1, 4)
     snapshot = tmp_path / "root" / "golden" / "snapshots" / "date=2020-02-05"
     assert sorted(p.name for p in (snapshot / "candidates").iterdir()) == ["month=2020-01.parquet",
                                                                           "month=2020-02.parquet"]
@@ -135,8 +135,11 @@ def test_single_purchase_day_customer_is_counted_not_an_error(tmp_path):
     ingest(cfg, None)
     summary = build_sequences(cfg, None)
     assert summary["single_day_customers"] == 1
-    assert summary["counts"] == {"train": 1, "val": 0, "test": 0}
-    assert read_split(tmp_path, "train") == [("many", [1, 2, 3, 1], [2], date(2020, 5, 9))]
+    assert summary["counts"] == {"train": 2, "val": 0, "test": 0}
+    assert read_split(tmp_path, "train") == [
+        ("many", [1, 2, 3], [1], date(2020, 5, 4)),
+        ("many", [1, 2, 3, 1], [2], date(2020, 5, 9)),
+    ]
 
 
 def test_no_examples_at_all_is_a_clear_error(tmp_path):
@@ -180,3 +183,31 @@ def test_generic_parquet_with_typed_columns_ingests_like_the_csv(tmp_path, golde
         build_sequences(cfg, None)
     for split in ("train", "val", "test"):
         assert read_split(tmp_path / "pq", split) == read_split(tmp_path / "csv", split)
+
+
+def test_every_day_and_last_day_on_golden_with_short_histories_allowed(tmp_path, golden_raw):
+    split = {"val_start": "2020-02-15", "test_start": "2020-03-10", "min_len": 1}
+    every = golden_config(tmp_path / "every", golden_raw, **split)
+    ingest(every, None)
+    build_sequences(every, None)
+    # Every purchase day with any history, before val_start (u6 is still active in test: it counts).
+    assert read_split(tmp_path / "every", "train") == [
+        ("u5", [C, D], [E], date(2020, 1, 9)),
+        ("u1", [A, B], [C], date(2020, 1, 10)),
+        ("u2", [B], [C, A], date(2020, 1, 20)),
+        ("u5", [C, D, E], [A], date(2020, 1, 25)),
+        ("u4", [A], [B], date(2020, 2, 1)),
+        ("u1", [A, B, C], [D, E], date(2020, 2, 3)),
+    ]
+    last = golden_config(tmp_path / "last", golden_raw, train_examples="last_day", **split)
+    ingest(last, None)
+    build_sequences(last, None)
+    # The paper's form: only customers whose last purchase day is before val_start.
+    assert read_split(tmp_path / "last", "train") == [
+        ("u5", [C, D, E], [A], date(2020, 1, 25)),
+        ("u4", [A], [B], date(2020, 2, 1)),
+        ("u1", [A, B, C], [D, E], date(2020, 2, 3)),
+    ]
+    for root in ("every", "last"):
+        assert read_split(tmp_path / root, "val") == [("u2", [B, C, A], [F], date(2020, 3, 2))]
+        assert read_split(tmp_path / root, "test") == [("u6", [A, B, C, D], [B], date(2020, 3, 15))]

@@ -4,20 +4,20 @@ import numpy as np
 import pytest
 import torch
 
+from mtstrec.data.example_tensors import ExampleTensors
 from mtstrec.evaluation.evaluator import evaluate_scorer
-from mtstrec.evaluation.examples import EvalExamples
 
 NUM_ITEMS = 40
 KS = (5, 10, 20)
 
 
-def toy_examples() -> EvalExamples:
+def toy_examples() -> ExampleTensors:
     histories = torch.tensor([[0, 0, 1, 2], [3, 4, 5, 6], [0, 7, 8, 9], [0, 0, 0, 10]])
     targets = torch.tensor([[11, 12, 0], [13, 0, 0], [14, 15, 16], [10, 17, 0]])  # row 3 re-buys item 10
-    return EvalExamples(histories, targets, np.array(["2020-01"] * 4))
+    return ExampleTensors(histories, targets, np.array(["2020-01"] * 4))
 
 
-def fixed_negatives(examples: EvalExamples, n: int) -> torch.Tensor:
+def fixed_negatives(examples: ExampleTensors, n: int) -> torch.Tensor:
     rows = []
     for history, targets in zip(examples.histories.tolist(), examples.targets.tolist(), strict=True):
         banned = set(history) | set(targets)
@@ -25,7 +25,7 @@ def fixed_negatives(examples: EvalExamples, n: int) -> torch.Tensor:
     return torch.tensor(rows)
 
 
-def target_scorer(examples: EvalExamples, target_score: float, history_score: float = 0.0, pad_score: float = 0.0):
+def target_scorer(examples: ExampleTensors, target_score: float, history_score: float = 0.0, pad_score: float = 0.0):
     """Scores each example's targets (found by matching the history row) with target_score, others by index."""
     lookup = {tuple(h): t for h, t in zip(examples.histories.tolist(), examples.targets.tolist(), strict=True)}
     seen: list[torch.Tensor] = []
@@ -77,7 +77,7 @@ def test_sampled_equals_full_when_the_negatives_are_every_other_item():
     # Every row bans exactly 5 distinct items (history and targets), so 35 negatives cover the rest.
     histories = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 6], [0, 20, 7, 8], [9, 10, 11, 12]])
     targets = torch.tensor([[13, 14], [15, 16], [17, 18], [19, 0]])
-    examples = EvalExamples(histories, targets, np.array(["2020-01"] * 4))
+    examples = ExampleTensors(histories, targets, np.array(["2020-01"] * 4))
     assert all(len((set(h) | set(t)) - {0}) == 5 for h, t in zip(histories.tolist(), targets.tolist(), strict=True))
     generator = torch.Generator().manual_seed(0)
     item_scores = torch.randn(NUM_ITEMS + 1, generator=generator)
@@ -94,7 +94,7 @@ def test_sampled_equals_full_when_the_negatives_are_every_other_item():
 
 def test_sampled_ranking_counts_only_its_negatives():
     # One example, target item 1 scored below items 30..40 but above everything else.
-    examples = EvalExamples(torch.tensor([[0, 2]]), torch.tensor([[1]]), np.array(["2020-01"]))
+    examples = ExampleTensors(torch.tensor([[0, 2]]), torch.tensor([[1]]), np.array(["2020-01"]))
     scores = torch.arange(NUM_ITEMS + 1, dtype=torch.float32)
     scores[1] = 29.5
 

@@ -2,6 +2,8 @@ from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
+import pytest
+from mlflow.exceptions import MlflowException
 
 from mtstrec.inference import Recommender
 from mtstrec.storage import Storage
@@ -47,3 +49,39 @@ def test_unknown_item_ids_are_ignored_and_k_defaults_to_ten(tiny_run, tmp_path: 
     row = with_unknown["recommendations"][0]
     assert len(row) == 10 and item_id(5) not in row
     assert set(row) <= {item_id(i) for i in range(1, NUM_ITEMS + 1)}
+
+
+def test_malformed_input_is_an_invalid_parameter_error_naming_the_problem(tiny_run, tmp_path: Path):
+    cfg, run_dir = tiny_run
+    dataset = Storage(cfg.root).child(cfg.dataset)
+    artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
+    mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
+                             pip_requirements=["mlflow"])
+    model = mlflow.pyfunc.load_model(str(tmp_path / "model")).unwrap_python_model()
+
+    cases = [
+        (pd.DataFrame({"history": [[item_id(1)]]}), {"k": 0}, "param 'k' must be between 1"),
+        (pd.DataFrame({"history": [[item_id(1)]]}), {"k": NUM_ITEMS + 1}, "catalog size 12"),
+        (pd.DataFrame({"history": [[item_id(1)]]}), {"k": "ten"}, "param 'k' must be an integer"),
+        (pd.DataFrame({"history": [None]}), None, "row 0: 'history' must be a list"),
+        (pd.DataFrame({"history": [[item_id(1)], [3]]}), None, "row 1: 'history' holds 3"),
+        (pd.DataFrame({"items": [[item_id(1)]]}), None, "needs a 'history' column"),
+    ]
+    for frame, params, message in cases:
+        with pytest.raises(MlflowException, match=message) as raised:
+            model.predict(None, frame, params)
+        assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_int8_ranking_is_chosen_through_model_config(tiny_run, tmp_path: Path):
+    cfg, run_dir = tiny_run
+    dataset = Storage(cfg.root).child(cfg.dataset)
+    artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
+    mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
+                             pip_requirements=["mlflow"], model_config={"ranking": "exact"})
+    exact = mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    int8 = mlflow.pyfunc.load_model(str(tmp_path / "model"), model_config={"ranking": "int8", "shortlist": 12})
+    assert int8.unwrap_python_model().recommender.ranker.method == "int8"
+    frame = pd.DataFrame({"history": [[item_id(1), item_id(2)], []]})
+    # The shortlist holds the whole catalog here, so the exact re-ranking gives the exact answer.
+    assert int8.predict(frame).equals(exact.predict(frame))

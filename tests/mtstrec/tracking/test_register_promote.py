@@ -16,9 +16,12 @@ from tasks.register import register
 from tests.mtstrec.tracking.tracking_fixtures import RUN_DATE, item_id, write_dataset, write_run, write_test_split
 
 
-def evaluation(run_dir: Path, ndcg: float) -> dict:
+def evaluation(run_dir: Path, ndcg: float, test_ndcg: float = 0.25) -> dict:
+    """`ndcg` on validation (what the gate compares), `test_ndcg` on test (only reported)."""
     return {
-        "metrics": {"MTSTRec": {"full/ndcg@10": ndcg, "sampled/hr@5": 0.5}, "popularity": {"full/ndcg@10": 0.01}},
+        "metrics": {"MTSTRec": {"full/ndcg@10": test_ndcg, "sampled/hr@5": 0.5},
+                    "popularity": {"full/ndcg@10": 0.01}},
+        "validation": {"MTSTRec": {"full/ndcg@10": ndcg}},
         "report": {"markdown": str(run_dir / "report" / "report.md")},
         "test_examples": 3,
     }
@@ -40,6 +43,7 @@ def test_register_logs_metrics_report_lineage_and_a_loadable_model(tracked):
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     run = client.get_run(summary["run_id"])
     assert run.data.metrics["full/ndcg_at_10"] == 0.25
+    assert run.data.metrics["val/full/ndcg_at_10"] == 0.25
     assert run.data.metrics["popularity/full/ndcg_at_10"] == 0.01
     assert [m.step for m in client.get_metric_history(run.info.run_id, "val_ndcg_at_5")] == [1, 2]
     assert run.data.params["model.d_model"] == "8"
@@ -65,7 +69,8 @@ def test_promotion_gate_moves_champion_only_for_a_better_model(tracked, tmp_path
 
     worse_dir = tmp_path / "worse"
     write_run(worse_dir, cfg, Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE), seed=1)
-    worse = register(cfg, day, str(worse_dir), evaluation(worse_dir, 0.10), {})
+    # Better on test, worse on validation: the gate selects on validation only.
+    worse = register(cfg, day, str(worse_dir), evaluation(worse_dir, 0.10, test_ndcg=0.9), {})
     decision = promote(cfg, day, worse["version"])
     assert not decision["promoted"] and decision["champion_version"] == first["version"]
 
@@ -74,6 +79,7 @@ def test_promotion_gate_moves_champion_only_for_a_better_model(tracked, tmp_path
     tags = client.get_model_version(cfg.registry.model_name, worse["version"]).tags
     assert tags["promotion.decision"] == "rejected"
     assert tags["promotion.champion_score"] == "0.250000"
+    assert (tags["eval.score"], tags["eval.test_score"]) == ("0.1", "0.9")
 
     forced = promote(cfg, day, worse["version"], force=True)
     assert forced["promoted"]
@@ -86,9 +92,9 @@ def test_a_champion_scored_on_an_older_split_is_re_evaluated_before_the_comparis
     first = register(cfg, date(2020, 8, 29), str(run_dir), evaluation(run_dir, 0.99), {})
     assert promote(cfg, None, first["version"])["promoted"]
 
-    # The data moved on: the next day's snapshot has a new test split. The champion's 0.99 was on the old one.
+    # The data moved on: the next day's snapshot has a new validation split. The champion's 0.99 was on the old one.
     dataset = Storage(cfg.root).child(cfg.dataset).dated("2020-08-30")
-    write_test_split(dataset, [[1, 2], [3, 4, 5], [6, 7], [8]])
+    write_test_split(dataset, [[1, 2], [3, 4, 5], [6, 7], [8]], split="val")
     newer_dir = tmp_path / "newer"
     write_run(newer_dir, cfg, dataset, seed=2)
     second = register(cfg, date(2020, 8, 30), str(newer_dir), evaluation(newer_dir, 1.0), {})
@@ -97,6 +103,6 @@ def test_a_champion_scored_on_an_older_split_is_re_evaluated_before_the_comparis
     client = MlflowClient(f"sqlite:///{Path(cfg.root).resolve() / 'mlflow.db'}")
     tags = client.get_model_version(cfg.registry.model_name, second["version"]).tags
     rescored = float(tags["promotion.champion_score"])
-    assert rescored != 0.99 and 0.0 <= rescored <= 1.0  # the champion's score on the new split
+    assert rescored != 0.99 and 0.0 <= rescored <= 1.0  # the champion's validation score on the new split
     assert decision["promoted"] and decision["champion_score"] == pytest.approx(rescored, abs=1e-6)
     assert not (run_dir / "metrics.json").exists()  # the champion's run directory is left alone

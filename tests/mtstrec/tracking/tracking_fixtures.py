@@ -13,7 +13,7 @@ from mtstrec.config import EncoderConfig, EvalConfig, ModelConfig, PipelineConfi
 from mtstrec.config_loading import to_dict
 from mtstrec.data.item_features import ItemFeatureStore
 from mtstrec.model import MTSTRec
-from mtstrec.schemas import CANDIDATES, ITEMS, SEQUENCES, scalar_feature_schema
+from mtstrec.schemas import CANDIDATES, ITEMS, SEQUENCES, TRANSACTIONS, scalar_feature_schema
 from mtstrec.storage import Storage
 from mtstrec.training.checkpoint import model_payload
 
@@ -42,7 +42,17 @@ def write_dataset(dataset: Storage, test_histories: list[list[int]]) -> None:
         "present": [True] * NUM_ITEMS,
     }, schema=scalar_feature_schema()))
     write_test_split(dataset, test_histories)
+    write_test_split(dataset, test_histories, split="val")
     write_test_split(dataset, [[1, 2], [2, 3, 4], [5, 6]], split="train")
+    split = {"val_start": "2020-08-15", "test_start": "2020-08-30"}
+    dataset.write_bytes("sequences/split.json", json.dumps(split).encode())
+    dataset.write_parquet("bronze/transactions/date=2020-08-01/part-0.parquet", pa.table({
+        "date": pa.array([date(2020, 8, 1)] * 4, pa.date32()),
+        "user_id": ["u0", "u0", "u1", "u2"],
+        "item_index": pa.array([1, 2, 2, 3], pa.int32()),
+        "price": pa.nulls(4, pa.float64()),
+        "channel": pa.nulls(4, pa.int8()),
+    }, schema=TRANSACTIONS))
     dataset.write_parquet("candidates/month=2020-08.parquet",
                           pa.table({"item_index": pa.array(indexes, pa.int32())}, schema=CANDIDATES))
 

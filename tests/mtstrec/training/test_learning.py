@@ -3,9 +3,10 @@
 import pytest
 import torch
 
+from mtstrec.data.bronze import scan_transactions
 from mtstrec.data.synthetic import SyntheticConfig, write_synthetic_dataset
 from mtstrec.evaluation.evaluator import evaluate_scorer
-from mtstrec.evaluation.popularity import PopularityScorer
+from mtstrec.evaluation.popularity import PopularityScorer, popularity_counts
 from mtstrec.inference import CatalogScorer, load_model
 from mtstrec.storage import Storage
 from mtstrec.training.inputs import load_run_inputs
@@ -25,7 +26,8 @@ def test_mtstrec_beats_popularity_on_planted_data(synthetic_root, tmp_path, prec
     dataset = Storage(synthetic_root).child("planted")
     inputs = load_run_inputs(dataset, cfg.model, ("val",))
     model, _ = load_model(tmp_path / "run" / "model.pt", torch.device("cpu"))
-    popularity = PopularityScorer.from_table(dataset.read_parquet("sequences/train.parquet"), inputs.num_items)
+    transactions = scan_transactions(dataset)
+    popularity = PopularityScorer(popularity_counts(transactions, inputs.num_items, inputs.cuts.val_start))
     ours = full_ndcg10(CatalogScorer(model, inputs.store, torch.device("cpu")), inputs)
     baseline = full_ndcg10(popularity, inputs)
     assert summary["best_epoch"] >= 1

@@ -67,3 +67,22 @@ def test_a_run_called_again_is_kept_when_complete_and_resumed_when_interrupted(s
     again = train_run(cfg, straight)
     assert again == json.loads((straight / "summary.json").read_text())
     assert (straight / "model.pt").stat().st_mtime_ns == before
+
+
+def test_resuming_an_early_stopped_run_trains_nothing_again(synthetic_root, tmp_path):
+    # lr 0: validation never improves after epoch 1, so patience 1 stops every model at epoch 2 of 6.
+    cfg = small_config(synthetic_root, "planted", "model.modalities=id,price", "train.baselines=true",
+                       "train.epochs=6", "train.patience=1", "train.lr=0")
+    run_dir = tmp_path / "run"
+    train_run(cfg, run_dir)
+    models = [run_dir, *(run_dir / "variants").iterdir()]
+    assert {p.name for p in models[1:]} == {"id-only", "price-only", "SASRec-CE"}
+    before = {p: ((p / "model.pt").read_bytes(), (p / "history.json").read_text()) for p in models}
+    assert len(json.loads((run_dir / "history.json").read_text())) == 2
+
+    summary = train_run(cfg, run_dir, resume=True)
+    after = {p: ((p / "model.pt").read_bytes(), (p / "history.json").read_text()) for p in models}
+    for path in models:
+        assert after[path] == before[path], path
+    assert summary["epochs_run"] == 2 and summary["best_epoch"] == 1
+    assert set(summary["baselines"]) == {"id-only", "price-only", "SASRec-CE"}

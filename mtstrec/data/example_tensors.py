@@ -1,4 +1,4 @@
-"""Evaluation (and training) examples as padded tensors, built from a SEQUENCES table."""
+"""Examples of one split (training, validation or test) as padded tensors, built from a SEQUENCES table."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from mtstrec.schemas import PADDING_INDEX, SEQUENCES, missing_columns
 
 
 @dataclass
-class EvalExamples:
+class ExampleTensors:
     """Examples of one split.
 
     histories: [E, L] long, oldest first, left-padded with 0 (the newest item is in the last column).
@@ -34,13 +34,13 @@ class EvalExamples:
     def __len__(self) -> int:
         return len(self.histories)
 
-    def select(self, rows: slice | np.ndarray | Tensor) -> EvalExamples:
+    def select(self, rows: slice | np.ndarray | Tensor) -> ExampleTensors:
         """A subset of the examples (a slice, an index array or a boolean mask)."""
         index = rows.cpu().numpy() if isinstance(rows, Tensor) else rows
         if isinstance(index, np.ndarray) and index.dtype == bool:
             index = np.flatnonzero(index)
         tensor_index = index if isinstance(index, slice) else torch.as_tensor(index, dtype=torch.long)
-        return EvalExamples(self.histories[tensor_index], self.targets[tensor_index], self.target_months[index])
+        return ExampleTensors(self.histories[tensor_index], self.targets[tensor_index], self.target_months[index])
 
     def check_catalog(self, num_items: int, source: str = "examples") -> None:
         """Raise if any history or target item lies beyond the catalog 1..num_items."""
@@ -54,7 +54,7 @@ class EvalExamples:
                 )
 
     @classmethod
-    def from_table(cls, table: pa.Table, max_len: int, source: str = "sequences") -> EvalExamples:
+    def from_table(cls, table: pa.Table, max_len: int, source: str = "sequences") -> ExampleTensors:
         """Build padded tensors from a SEQUENCES-schema table without a per-row loop.
 
         Histories keep their last `max_len` items; targets are padded to the table's largest target count.

@@ -1,0 +1,1 @@
+"""Serving the champion: nightly batch recommendations and fast catalog ranking."""
