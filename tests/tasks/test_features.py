@@ -136,7 +136,8 @@ def test_price_uses_training_period_only(shop):
         ("2020-02-01", 2, 1000.0), ("2020-02-01", 5, 1.0),  # validation period: ignored
     ])
     dataset = Storage(str(root)).child("shop")
-    dataset.write_bytes("sequences/split.json", json.dumps({"val_start": "2020-02-01"}).encode())
+    split = {"val_start": "2020-02-01", "test_start": "2020-03-01"}
+    dataset.write_bytes("sequences/split.json", json.dumps(split).encode())
     summary = extract_price_features(fast_config(root, raw), None)
     assert summary["train_min"] == 5.0 and summary["train_max"] == 40.0 and summary["present"] == 3
     table = dataset.read_parquet(summary["path"])

@@ -53,7 +53,7 @@ def test_unknown_item_ids_are_ignored_and_k_defaults_to_ten(tiny_run, tmp_path: 
 
 def test_malformed_input_is_an_invalid_parameter_error_naming_the_problem(tiny_run, tmp_path: Path):
     cfg, run_dir = tiny_run
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)
     artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
     mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
                              pip_requirements=["mlflow"])
@@ -75,7 +75,7 @@ def test_malformed_input_is_an_invalid_parameter_error_naming_the_problem(tiny_r
 
 def test_int8_ranking_is_chosen_through_model_config(tiny_run, tmp_path: Path):
     cfg, run_dir = tiny_run
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)
     artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
     mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
                              pip_requirements=["mlflow"], model_config={"ranking": "exact"})
