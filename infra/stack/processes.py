@@ -94,11 +94,21 @@ class ProcessTable:
             return []
 
     def rss(self, name: str) -> int:
-        """Resident memory of the service's process tree, in bytes."""
+        """Resident memory of the service's process tree, in bytes (pages shared between processes counted
+        in each of them)."""
         total = 0
         for proc in self.tree(name):
             with contextlib.suppress(psutil.NoSuchProcess):
                 total += proc.memory_info().rss
+        return total
+
+    def pss(self, name: str) -> int:
+        """Proportional set size of the service's process tree, in bytes: each shared page divided among the
+        processes that share it, so that sums over services are the memory they really take."""
+        total = 0
+        for proc in self.tree(name):
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                total += proc.memory_full_info().pss
         return total
 
     def stop(self, name: str, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> None:

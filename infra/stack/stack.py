@@ -431,3 +431,7 @@ class Stack:
     def rss(self) -> int:
         """Resident memory of the whole stack (every service's process tree, task processes included), bytes."""
         return sum(self.table.rss(name) for name in self.table.names())
+
+    def pss(self) -> int:
+        """Proportional set size of the whole stack, bytes (`ProcessTable.pss`): what it really takes."""
+        return sum(self.table.pss(name) for name in self.table.names())

@@ -17,16 +17,26 @@ import pytest
 
 from infra.stack.stack import Stack, StackConfig
 from mtstrec.data.sample import generate_sample
-from tests.infra.pipeline_runs import DAG, LOGICAL_DATE, NOT_OUTPUTS, RAW_PREFIX, RUN_TIMEOUT, comparable_outputs, conf
-from tests.infra.stack_clients import AirflowAPI, MlflowREST, s3_client, s3_digests
+from tests.infra.pipeline_runs import (
+    DAG,
+    LOGICAL_DATE,
+    RAW_PREFIX,
+    RUN_TIMEOUT,
+    comparable_outputs,
+    conf,
+    output_digests,
+)
+from tests.infra.stack_clients import AirflowAPI, MlflowREST, s3_client
 
 
 class PeakRSS:
-    """Samples the resident memory of the whole stack (every service's process tree) once a second."""
+    """Samples the memory of the whole stack (every service's process tree, task processes included) once a
+    second: the sum of resident sizes (shared pages counted once per process) and of proportional sizes."""
 
     def __init__(self, stack: Stack):
         self.stack = stack
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -34,6 +44,7 @@ class PeakRSS:
     def _sample(self) -> None:
         while not self._stop.wait(1.0):
             self.peak = max(self.peak, self.stack.rss())
+            self.peak_pss = max(self.peak_pss, self.stack.pss())
 
     def stop(self) -> int:
         self._stop.set()
@@ -101,5 +112,5 @@ def reference_run(stack: Stack, airflow: AirflowAPI, s3, raw_on_s3, peak_rss) ->
     run = airflow.wait_for_run(DAG, "e2e", RUN_TIMEOUT)
     wall_s = round(time.monotonic() - started, 1)
     assert run["state"] == "success", airflow.states(DAG, "e2e")
-    return {"run_id": "e2e", "wall_s": wall_s, "digests": s3_digests(s3, "mtstrec", "data/e2e/", NOT_OUTPUTS),
+    return {"run_id": "e2e", "wall_s": wall_s, "digests": output_digests(s3, "e2e"),
             "comparable": comparable_outputs(s3, "e2e")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import time
 from collections.abc import Callable
 
@@ -20,10 +21,15 @@ TINY = ["model.d_model=16", "train.baselines=false", "train.negatives=20", "eval
         "features.batch_size=32"]
 MODALITIES = ["id", "style", "image", "text", "price"]
 # A dead holder's lease is taken over after its TTL: short here, so that a retry after kill -9 waits seconds.
-LEASE: list[str] = []  # TODO(8a): ["lease.ttl_s=20"] once the key exists
+LEASE = ["lease.ttl_s=20"]
 # Leases are coordination state, not outputs: a re-run takes new generations by design.
 NOT_OUTPUTS = ("_locks",)
 RUN_TIMEOUT = 1200
+# Batch recommendations are stamped with the wall-clock time they were generated (the `generated_at` column
+# and manifest field, tasks/recommend_batch.py): the one value a re-run changes by design. Compared without it,
+# as tests/tasks/test_recommend_batch.py does; every other byte must match.
+RECOMMENDATIONS = "recommendations/"
+GENERATED_AT = "generated_at"
 
 
 def conf(dataset: str, **extra) -> dict:
@@ -33,27 +39,57 @@ def conf(dataset: str, **extra) -> dict:
             "overrides": [*TINY, *LEASE, f"registry.model_name=mtstrec-{dataset}"], **extra}
 
 
-def comparable_outputs(s3, dataset: str) -> dict[str, str]:
+def _table_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def without_generation_time(rel: str, body: bytes) -> bytes:
+    """`body` of output `rel` with the recommendations' generation time taken out (other files unchanged)."""
+    if not rel.startswith(RECOMMENDATIONS):
+        return body
+    if rel.endswith(".parquet"):
+        return _table_bytes(pq.read_table(io.BytesIO(body)).drop_columns([GENERATED_AT]))
+    if rel.endswith(".json"):
+        manifest = json.loads(body)
+        manifest.pop(GENERATED_AT)
+        return json.dumps(manifest, sort_keys=True).encode()
+    return body
+
+
+def output_digests(s3, dataset: str) -> dict[str, str]:
+    """sha256 of every output of `<root>/<dataset>` (leases apart): byte for byte, but the recommendations'
+    generation time (see GENERATED_AT)."""
+    return {rel: hashlib.sha256(without_generation_time(rel, body)).hexdigest()
+            for rel, body in s3_objects(s3, "mtstrec", f"data/{dataset}/", NOT_OUTPUTS).items()}
+
+
+def comparable_outputs(s3, dataset: str, served: bool = True) -> dict[str, str]:
     """The dataset's outputs in a form two datasets' runs of the same data and config can be compared in.
 
     Byte for byte, except: the run directory's name (its config digest covers the dataset name) becomes
     `<run>`; text files get the dataset name replaced; Parquet files are compared as tables (data and
-    schema), because their metadata records when they were written.
+    schema), because their metadata records when they were written; the recommendations without their
+    generation time. `served=False` leaves the recommendations out: they come from whichever version is
+    champion when the run serves, which concurrent runs of several dates legitimately change.
     """
     out = {}
     for rel, body in s3_objects(s3, "mtstrec", f"data/{dataset}/", NOT_OUTPUTS).items():
+        if not served and rel.startswith(RECOMMENDATIONS):
+            continue
         parts = rel.split("/")
         run_name = parts[1] if parts[0] == "runs" else None
         if run_name:
             parts[1] = run_name[:11] + "<run>"
         if rel.endswith(".parquet"):
             table = pq.read_table(io.BytesIO(body)).replace_schema_metadata(None)
-            sink = pa.BufferOutputStream()
-            with pa.ipc.new_stream(sink, table.schema) as writer:
-                writer.write_table(table)
-            body = sink.getvalue().to_pybytes()
+            if rel.startswith(RECOMMENDATIONS):
+                table = table.drop_columns([GENERATED_AT])
+            body = _table_bytes(table)
         elif rel.endswith((".json", ".md")):
-            body = body.replace(dataset.encode(), b"<dataset>")
+            body = without_generation_time(rel, body).replace(dataset.encode(), b"<dataset>")
             if run_name:
                 body = body.replace(run_name.encode(), b"<run>")
         out["/".join(parts)] = hashlib.sha256(body).hexdigest()

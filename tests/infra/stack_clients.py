@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
@@ -122,7 +121,3 @@ def s3_objects(s3, bucket: str, prefix: str, skip_dirs: tuple[str, ...] = ()) ->
             out[rel] = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return out
 
-
-def s3_digests(s3, bucket: str, prefix: str, skip_dirs: tuple[str, ...] = ()) -> dict[str, str]:
-    """sha256 of every object under `prefix`, as `s3_objects` selects them."""
-    return {rel: hashlib.sha256(body).hexdigest() for rel, body in s3_objects(s3, bucket, prefix, skip_dirs).items()}

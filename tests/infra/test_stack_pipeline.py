@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.pipeline_runs import DAG, DAY, NOT_OUTPUTS, RUN_TIMEOUT, poll
-from tests.infra.stack_clients import s3_digests, s3_keys
+from tests.infra.pipeline_runs import DAG, DAY, RUN_TIMEOUT, output_digests, poll
+from tests.infra.stack_clients import s3_keys
 
 pytestmark = pytest.mark.slow
 
@@ -75,7 +75,7 @@ def test_pipeline_through_the_rest_api_on_s3_postgres_and_celery(stack, airflow,
     rerun_s = round(time.monotonic() - started, 1)
     assert run["state"] == "success", airflow.states(DAG, "e2e")
     assert all(ti["try_number"] >= 2 for ti in airflow.task_instances(DAG, "e2e")), "a task did not run again"
-    after = s3_digests(s3, "mtstrec", "data/e2e/", NOT_OUTPUTS)
+    after = output_digests(s3, "e2e")
     before = reference_run["digests"]
     assert after.keys() == before.keys()
     assert [k for k in before if before[k] != after[k]] == []
@@ -89,6 +89,7 @@ def test_pipeline_through_the_rest_api_on_s3_postgres_and_celery(stack, airflow,
     figures = {"stack_start_s": stack.endpoints().started_s, "first_run_wall_s": reference_run["wall_s"],
                "rerun_with_postgres_restart_wall_s": rerun_s, "postgres_down_s": postgres_down_s,
                "supervisor_restarts": {name: n for name, n in restarts.items() if n},
-               "peak_rss_mb_so_far": round(peak_rss.peak / 2**20)}
+               "peak_rss_mb_so_far": round(peak_rss.peak / 2**20),
+               "peak_pss_mb_so_far": round(peak_rss.peak_pss / 2**20)}
     (stack.state / "figures-e2e.json").write_text(json.dumps(figures, indent=2))
     print(f"\nstack figures: {figures}")
