@@ -22,10 +22,12 @@ from tasks.sequences import build_sequences
 from tasks.train import train
 
 # Small enough for three runs at once on two cores; two feature shards, so that shard leases matter.
+# fp32 pinned: `train.precision=auto` on the CPU picks fp32 or bf16 by timing a probe step at start-up, and
+# on a loaded machine two processes can pick differently (the runs compared here must train alike).
 SMALL = ["model.modalities=id,style,price", "features.modalities=style,price", "features.shard_size=48",
          "features.image_size=32", "features.batch_size=32", "features.workers=0", "features.device=cpu",
          "model.d_model=16", "model.max_len=8", "train.epochs=2", "train.baselines=false", "train.negatives=20",
-         "train.device=cpu", "eval.sampled_negatives=20"]
+         "train.device=cpu", "train.precision=fp32", "eval.sampled_negatives=20"]
 DEMO_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.toml"
 
 
