@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import torch
 
 from tests.infra.stack_clients import s3_keys, s3_objects
 
@@ -17,25 +18,33 @@ DAG = "mtstrec_pipeline"
 DAY = "2020-08-30"  # the tiny sample's last day
 LOGICAL_DATE = f"{DAY}T02:00:00+00:00"
 RAW_PREFIX = "raw/sample/"
+# fp32 pinned: `train.precision=auto` on the CPU picks fp32 or bf16 by timing a probe step in each process, and
+# on a loaded machine a resumed or concurrent run could pick differently from the run it is compared with.
 TINY = ["model.d_model=16", "train.baselines=false", "train.negatives=20", "eval.sampled_negatives=20",
-        "features.batch_size=32"]
+        "features.batch_size=32", "train.precision=fp32"]
 MODALITIES = ["id", "style", "image", "text", "price"]
 # A dead holder's lease is taken over after its TTL: short here, so that a retry after kill -9 waits seconds.
 LEASE = ["lease.ttl_s=20"]
 # Leases are coordination state, not outputs: a re-run takes new generations by design.
 NOT_OUTPUTS = ("_locks",)
 RUN_TIMEOUT = 1200
+# Three epochs: the fault test kills training after the first one reached S3, and the two after it are the
+# window it has to hit (an epoch of the tiny sample takes seconds).
+EPOCHS = 3
 # Batch recommendations are stamped with the wall-clock time they were generated (the `generated_at` column
 # and manifest field, tasks/recommend_batch.py): the one value a re-run changes by design. Compared without it,
 # as tests/tasks/test_recommend_batch.py does; every other byte must match.
 RECOMMENDATIONS = "recommendations/"
 GENERATED_AT = "generated_at"
+# What a training run measures about itself (history.json, report.json, the checkpoint's history): wall time
+# and throughput per epoch.
+TIMINGS = ("seconds", "sequences_per_s")
 
 
 def conf(dataset: str, **extra) -> dict:
     """The run's params: the tiny sample from S3 into `<root>/<dataset>`, registered as model `mtstrec-<dataset>`."""
     return {"root": "s3://mtstrec/data", "dataset": dataset, "raw": f"s3://mtstrec/{RAW_PREFIX}".rstrip("/"),
-            "layout": "hm", "config": "configs/demo.toml", "epochs": 2, "modalities": MODALITIES,
+            "layout": "hm", "config": "configs/demo.toml", "epochs": EPOCHS, "modalities": MODALITIES,
             "overrides": [*TINY, *LEASE, f"registry.model_name=mtstrec-{dataset}"], **extra}
 
 
@@ -59,6 +68,26 @@ def without_generation_time(rel: str, body: bytes) -> bytes:
     return body
 
 
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def _canonical(value):
+    """A loaded checkpoint in a form whose serialization depends on its contents only: keys sorted (a resumed
+    optimizer rebuilds its state dicts in another order) and each tensor in a storage of its own."""
+    if isinstance(value, dict):
+        return {k: _canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return type(value)(_canonical(v) for v in value)
+    if isinstance(value, torch.Tensor):
+        return value.clone()
+    return value
+
+
 def output_digests(s3, dataset: str) -> dict[str, str]:
     """sha256 of every output of `<root>/<dataset>` (leases apart): byte for byte, but the recommendations'
     generation time (see GENERATED_AT)."""
@@ -72,12 +101,15 @@ def comparable_outputs(s3, dataset: str, served: bool = True) -> dict[str, str]:
     Byte for byte, except: the run directory's name (its config digest covers the dataset name) becomes
     `<run>`; text files get the dataset name replaced; Parquet files are compared as tables (data and
     schema), because their metadata records when they were written; the recommendations without their
-    generation time. `served=False` leaves the recommendations out: they come from whichever version is
-    champion when the run serves, which concurrent runs of several dates legitimately change.
+    generation time; a run's JSON and checkpoints without their timings (TIMINGS), checkpoints by their
+    contents (`_canonical`); the report's plots not at all (their
+    titles name the dataset; they are drawn from report.json, which is compared). `served=False` leaves
+    the recommendations out: they come from whichever version is champion when the run serves, which
+    concurrent runs of several dates legitimately change.
     """
     out = {}
     for rel, body in s3_objects(s3, "mtstrec", f"data/{dataset}/", NOT_OUTPUTS).items():
-        if not served and rel.startswith(RECOMMENDATIONS):
+        if (not served and rel.startswith(RECOMMENDATIONS)) or rel.endswith(".png"):
             continue
         parts = rel.split("/")
         run_name = parts[1] if parts[0] == "runs" else None
@@ -88,10 +120,17 @@ def comparable_outputs(s3, dataset: str, served: bool = True) -> dict[str, str]:
             if rel.startswith(RECOMMENDATIONS):
                 table = table.drop_columns([GENERATED_AT])
             body = _table_bytes(table)
+        elif run_name and rel.endswith(".pt"):
+            sink = io.BytesIO()
+            torch.save(_canonical(_without_timings(torch.load(io.BytesIO(body), weights_only=True))), sink)
+            body = sink.getvalue()
         elif rel.endswith((".json", ".md")):
-            body = without_generation_time(rel, body).replace(dataset.encode(), b"<dataset>")
+            body = without_generation_time(rel, body)
+            if run_name and rel.endswith(".json"):
+                body = json.dumps(_without_timings(json.loads(body)), sort_keys=True).encode()
             if run_name:
                 body = body.replace(run_name.encode(), b"<run>")
+            body = body.replace(dataset.encode(), b"<dataset>")
         out["/".join(parts)] = hashlib.sha256(body).hexdigest()
     return out
 

@@ -42,9 +42,11 @@ DATASET = "faults"
 PREFIX = f"data/{DATASET}/"
 
 
-def task_instance(airflow: AirflowAPI, task_id: str, map_index: int = -1) -> dict:
+def task_instance(airflow: AirflowAPI, task_id: str, map_index: int = -1) -> dict | None:
+    """The task instance; None while it does not exist yet (a mapped task's instances appear at its expansion)."""
     suffix = f"/{map_index}" if map_index >= 0 else ""
-    return airflow.call("GET", f"/dags/{DAG}/dagRuns/{RUN}/taskInstances/{task_id}{suffix}")
+    ti = airflow.call("GET", f"/dags/{DAG}/dagRuns/{RUN}/taskInstances/{task_id}{suffix}", ok=(200, 404))
+    return ti if "task_id" in ti else None
 
 
 def kill_when(airflow: AirflowAPI, task_id: str, ready: Callable[[dict], bool], map_index: int = -1,
@@ -53,6 +55,8 @@ def kill_when(airflow: AirflowAPI, task_id: str, ready: Callable[[dict], bool], 
 
     def armed() -> dict | None:
         ti = task_instance(airflow, task_id, map_index)
+        if ti is None:
+            return None
         assert ti["state"] not in ("success", "failed", "upstream_failed"), \
             f"{task_id} ended ({ti['state']}) before the fault could be injected"
         return ti if ti["state"] == "running" and ti["pid"] and ready(ti) else None
@@ -107,7 +111,7 @@ def test_kill_9_mid_write_loses_no_data(reference_run, local_stack):
     figures["feature_objects_at_kill"] = len(s3_keys(s3, "mtstrec", PREFIX + "features/"))
     assert unreadable_parquet(s3, PREFIX) == []
 
-    # 3. train, killed after its first epoch's history reached S3 (so in the second, last epoch).
+    # 3. train, killed after its first epoch's history reached S3 (so in a later epoch).
     kill_when(airflow, "train", lambda ti: any(k.endswith("/history.json")
                                                for k in s3_keys(s3, "mtstrec", PREFIX + "runs/")))
     assert unreadable_parquet(s3, PREFIX) == []
