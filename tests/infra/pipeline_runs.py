@@ -76,15 +76,17 @@ def _without_timings(value):
     return value
 
 
-def _canonical(value):
-    """A loaded checkpoint in a form whose serialization depends on its contents only: keys sorted (a resumed
-    optimizer rebuilds its state dicts in another order) and each tensor in a storage of its own."""
+def _content(value):
+    """A loaded checkpoint as plain JSON-able values, tensors as (dtype, shape, sha256 of their bytes): equal
+    for equal contents. Pickled bytes are not: a resumed run's checkpoint pickled to other bytes than an
+    uninterrupted run's with every key, type and value equal (pickle records which objects are shared)."""
     if isinstance(value, dict):
-        return {k: _canonical(value[k]) for k in sorted(value, key=str)}
+        return {str(k): _content(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return type(value)(_canonical(v) for v in value)
+        return [_content(v) for v in value]
     if isinstance(value, torch.Tensor):
-        return value.clone()
+        data = value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+        return ["tensor", str(value.dtype), list(value.shape), hashlib.sha256(data).hexdigest()]
     return value
 
 
@@ -102,7 +104,7 @@ def comparable_outputs(s3, dataset: str, served: bool = True) -> dict[str, str]:
     `<run>`; text files get the dataset name replaced; Parquet files are compared as tables (data and
     schema), because their metadata records when they were written; the recommendations without their
     generation time; a run's JSON and checkpoints without their timings (TIMINGS), checkpoints by their
-    contents (`_canonical`); the report's plots not at all (their
+    contents (`_content`); the report's plots not at all (their
     titles name the dataset; they are drawn from report.json, which is compared). `served=False` leaves
     the recommendations out: they come from whichever version is champion when the run serves, which
     concurrent runs of several dates legitimately change.
@@ -121,9 +123,8 @@ def comparable_outputs(s3, dataset: str, served: bool = True) -> dict[str, str]:
                 table = table.drop_columns([GENERATED_AT])
             body = _table_bytes(table)
         elif run_name and rel.endswith(".pt"):
-            sink = io.BytesIO()
-            torch.save(_canonical(_without_timings(torch.load(io.BytesIO(body), weights_only=True))), sink)
-            body = sink.getvalue()
+            payload = _without_timings(torch.load(io.BytesIO(body), weights_only=True))
+            body = json.dumps(_content(payload), sort_keys=True).encode()
         elif rel.endswith((".json", ".md")):
             body = without_generation_time(rel, body)
             if run_name and rel.endswith(".json"):
