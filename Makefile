@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint stack-up stack-down stack-status
 
 setup: $(VENV)/.installed
 
@@ -22,3 +22,15 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check .
+
+# The real-services stack (Postgres, moto S3, MLflow server, Airflow components) on this machine.
+# STACK_EXECUTOR=celery for the CeleryExecutor with a Redis broker and a worker.
+STACK_EXECUTOR ?= local
+stack-up: setup
+	$(BIN)/python -m infra.stack up --executor $(STACK_EXECUTOR)
+
+stack-status:
+	$(BIN)/python -m infra.stack status
+
+stack-down:
+	$(BIN)/python -m infra.stack down

@@ -5,7 +5,8 @@ ingest -> quality -> features (mapped over item shards) + sequences -> price -> 
 
 Each task calls one `tasks/` function with the PipelineConfig built from the run's params
 (`tasks.pipeline_config`) and passes a small summary on. Every run reads and writes its
-logical date's partitions, so `airflow backfill create` replays past days and a new dataset
+logical date's partitions and snapshot through the storage root, so `airflow backfill create`
+replays past days (several at once), any task may run on another machine, and a new dataset
 needs params only (see docs/operations.md).
 """
 
@@ -120,7 +121,7 @@ def mtstrec_pipeline():
 
         return run_train(*_bound(params, logical_date))
 
-    # Evaluation is deterministic compute on local files: a failure would fail again.
+    # Evaluation is deterministic compute: a failure would fail again.
     @task(retries=0)
     def evaluate(trained: dict) -> dict:
         from tasks.evaluate import evaluate as run_evaluate

@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from datetime import date
 
 from mtstrec.config import PipelineConfig
 from mtstrec.config_loading import ConfigError, load_config
 
+ENV_DEFAULTS = {"root": "MTSTREC_ROOT", "dataset": "MTSTREC_DATASET"}
+
 
 def _add_config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", help="TOML or JSON pipeline config file (defaults are the paper's)")
+    parser.add_argument("--config", help="TOML or JSON pipeline config file (default: $MTSTREC_CONFIG, else the "
+                        "paper's settings)")
     parser.add_argument(
         "--set",
         dest="overrides",
@@ -30,18 +34,27 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
 
 def _add_dataset_args(parser: argparse.ArgumentParser) -> None:
     _add_config_args(parser)
-    parser.add_argument("--root", help="storage root: a local path or s3://bucket/prefix (config key: root)")
-    parser.add_argument("--dataset", help="dataset name under the root (config key: dataset)")
+    parser.add_argument("--root", help="storage root: a local path or s3://bucket/prefix (default: $MTSTREC_ROOT, "
+                        "else config key root)")
+    parser.add_argument("--dataset", help="dataset name under the root (default: $MTSTREC_DATASET, else config key "
+                        "dataset)")
     parser.add_argument("--date", type=date.fromisoformat, help="logical date YYYY-MM-DD (default: all data)")
 
 
 def _pipeline_config(args: argparse.Namespace, extra: list[str] | None = None) -> PipelineConfig:
-    overrides = list(extra or [])
+    """Defaults, --config (else $MTSTREC_CONFIG), $MTSTREC_OVERRIDES, $MTSTREC_ROOT/$MTSTREC_DATASET, the
+    command's options, then --set: the same deployment settings as the DAG's, so that a step run in a pod
+    (e.g. `mtstrec train` from the GPU pod template) lands in the deployment's storage root."""
+    from tasks.pipeline_config import deployment_overrides, resolve_config_path
+
+    overrides = deployment_overrides()
     for key in ("root", "dataset"):
-        value = getattr(args, key, None)
+        value = getattr(args, key, None) or os.environ.get(ENV_DEFAULTS[key])
         if value:
             overrides.append(f"{key}={value}")
-    return load_config(PipelineConfig, args.config, overrides + args.overrides)
+    overrides += list(extra or [])
+    config = args.config or resolve_config_path(os.environ.get("MTSTREC_CONFIG", ""))
+    return load_config(PipelineConfig, config, overrides + args.overrides)
 
 
 def _print_summary(summary: dict) -> None:
@@ -144,18 +157,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train MTSTRec on a dataset's sequences and features; writes a run directory")
     _add_dataset_args(p)
-    p.add_argument("--run-dir", help="run directory to write (default: <root>/<dataset>/runs/<date>-<config digest>)")
+    p.add_argument("--run-dir", help="run directory to write, a path or s3:// URI "
+                   "(default: <root>/<dataset>/runs/<date>-<config digest>)")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="evaluate a run on the test split: metrics, baselines and a report")
-    p.add_argument("--run", required=True, help="run directory written by `mtstrec train`")
+    p.add_argument("--run", required=True, help="run directory written by `mtstrec train` (a path or s3:// URI)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override an evaluation key, e.g. --set eval.sampled_negatives=50")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("recommend", help="top-k items over the whole catalog for one history")
-    p.add_argument("--run", required=True, help="run directory written by `mtstrec train`")
+    p.add_argument("--run", required=True, help="run directory written by `mtstrec train` (a path or s3:// URI)")
     p.add_argument("--history", required=True, help="comma-separated item indexes, oldest first")
     p.add_argument("--k", type=int, default=10, help="number of items to return (default 10)")
     p.add_argument("--include-seen", action="store_true", help="allow items already in the history")

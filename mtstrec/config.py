@@ -6,7 +6,9 @@ reads a TOML or JSON file and `key=value` overrides such as `train.epochs=3`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 from mtstrec.config_loading import CommaList
@@ -125,6 +127,19 @@ class RegistryConfig:
 
 
 @dataclass
+class LeaseConfig:
+    """Leases that let one writer at a time change what runs share (docs/operations.md, "Concurrency guarantees")."""
+
+    # A holder renews its lease every ttl_s / 3; the lease of a holder that died is taken over ttl_s after its
+    # last renewal. Keep it far above the clock skew between machines.
+    ttl_s: float = 600.0
+
+    def __post_init__(self) -> None:
+        if self.ttl_s <= 0:
+            raise ValueError(f"lease.ttl_s must be > 0, got {self.ttl_s}")
+
+
+@dataclass
 class PipelineConfig:
     root: str = "data"
     dataset: str = "demo"
@@ -136,7 +151,24 @@ class PipelineConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     registry: RegistryConfig = field(default_factory=RegistryConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
+    lease: LeaseConfig = field(default_factory=LeaseConfig)
+    # Logical date (YYYY-MM-DD) whose snapshot the run reads and writes; "" = the undated top-level files.
+    # Set by the pipeline steps from the run's date (`at_date`), recorded in a run's config.json.
+    snapshot: str = ""
+
+    def __post_init__(self) -> None:
+        if self.snapshot:
+            try:
+                date.fromisoformat(self.snapshot)
+            except ValueError as exc:
+                raise ValueError(f"snapshot: {self.snapshot!r} is not a YYYY-MM-DD date") from exc
+
+    def at_date(self, logical_date: date | None) -> PipelineConfig:
+        """This config reading and writing the snapshot of `logical_date` (None: the undated files)."""
+        return dataclasses.replace(self, snapshot=logical_date.isoformat() if logical_date else "")
 
     def dataset_storage(self) -> Storage:
-        """`<root>/<dataset>`: where every contract file of this dataset lives."""
-        return Storage(self.root).child(self.dataset)
+        """`<root>/<dataset>`: where every contract file of this dataset lives; with `snapshot` set, the
+        files that depend on the date (`storage.DATED_PATHS`) resolve into `snapshots/date=<snapshot>/`."""
+        dataset = Storage(self.root).child(self.dataset)
+        return dataset.dated(self.snapshot) if self.snapshot else dataset

@@ -23,6 +23,7 @@ from mtstrec.serving.config import RankingMethod
 from mtstrec.serving.ranking import TopK, build_ranker
 from mtstrec.storage import Storage
 from mtstrec.training import checkpoint
+from mtstrec.training.run_location import RunLocation
 
 
 class CatalogScorer:
@@ -81,24 +82,27 @@ class Recommender:
         self.ranker = build_ranker(self.scorer.item_matrix, ranking, shortlist)
 
     @classmethod
-    def from_files(cls, model_path: str | Path, feature_root: str, device: str = "cpu",
+    def from_files(cls, model_path: str | Path, features: str | Storage, device: str = "cpu",
                    ranking: RankingMethod = "exact", shortlist: int = 100) -> Recommender:
-        """A model file plus a root holding `features/<modality>/<tag>/part-*.parquet`."""
+        """A model file plus a root (URI or Storage) holding `features/<modality>/<tag>/part-*.parquet`."""
         torch_device = torch.device(device)
         model, payload = load_model(model_path, torch_device)
         store = ItemFeatureStore.load(
-            Storage(feature_root), model.config.modalities, payload["num_items"],
-            payload["feature_tags"], payload["item_shapes"],
+            features if isinstance(features, Storage) else Storage(features), model.config.modalities,
+            payload["num_items"], payload["feature_tags"], payload["item_shapes"],
         )
         return cls(model, store, torch_device, ranking, shortlist)
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Recommender:
-        """The best model of a run, with the features of the dataset it was trained on."""
-        run_dir = Path(run_dir)
-        config = json.loads((run_dir / "config.json").read_text())
-        dataset_uri = Storage(config["root"]).child(config["dataset"]).uri()
-        return cls.from_files(run_dir / "model.pt", dataset_uri, device)
+        """The best model of a run (a local path or URI), with the features of the dataset and snapshot it
+        was trained on."""
+        local = RunLocation(run_dir).pull()
+        config = json.loads((local / "config.json").read_text())
+        dataset = Storage(config["root"]).child(config["dataset"])
+        if config.get("snapshot"):
+            dataset = dataset.dated(config["snapshot"])
+        return cls.from_files(local / "model.pt", dataset, device)
 
     def with_ranking(self, ranking: RankingMethod, shortlist: int = 100) -> Recommender:
         """The same model and item matrix, ranked by another method."""

@@ -17,7 +17,7 @@ def check_bronze(cfg: PipelineConfig, logical_date: date | None) -> dict:
 
     Raises DataQualityError naming the failing check and its offending rows.
     """
-    dataset = cfg.dataset_storage()
+    dataset = cfg.dataset_storage().undated()
     start, end = date_window(logical_date, cfg.ingest.window_days)
     if partition_dates(dataset, start, end):
         transactions = scan_transactions(dataset, start, end).collect().to_arrow().cast(TRANSACTIONS)

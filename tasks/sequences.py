@@ -1,7 +1,10 @@
 """Pipeline step: bronze -> train/val/test sequences, monthly candidates and the split record.
 
-`sequences/split.json` records the cut dates and counts; it is written last, so a
-reader that sees it sees the sequences and candidates of the same run.
+A run for logical date D writes them into D's snapshot (`snapshots/date=D/`, see
+`mtstrec/storage.py`), together with the catalog as of D: the registry items first seen on
+or before D. Runs for other dates never touch them. `sequences/split.json` records the cut
+dates and counts; it is written last, so a reader that sees it sees the sequences and
+candidates of the same run.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import logging
 from datetime import date
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mtstrec.config import PipelineConfig
 from mtstrec.data.bronze import scan_transactions
-from mtstrec.data.item_registry import read_registry
+from mtstrec.data.item_registry import read_registry, write_registry
 from mtstrec.data.sequences import build_examples, monthly_candidates, select_examples
 from mtstrec.data.split import SPLIT_FILE, cut_dates
 from mtstrec.data.sql_checks import run_checks
@@ -33,6 +38,17 @@ def _write_candidates(dataset: Storage, candidates: dict) -> int:
     return len(candidates)
 
 
+def _write_catalog(dataset: Storage, logical_date: date) -> None:
+    """The snapshot's `bronze/items`: registry rows first seen on or before `logical_date`.
+
+    The registry numbers items by (first_seen, item_id) and only grows, so this is the catalog a
+    run for `logical_date` would have seen had no later date been ingested yet.
+    """
+    registry = read_registry(dataset.undated())
+    seen = registry.filter(pc.less_equal(registry["first_seen"], pa.scalar(logical_date, pa.date32())))
+    write_registry(dataset, seen)
+
+
 def build_sequences(cfg: PipelineConfig, logical_date: date | None) -> dict:
     """Examples from every bronze day up to `logical_date` (None = all), split by target date."""
     seq = cfg.sequences
@@ -40,7 +56,9 @@ def build_sequences(cfg: PipelineConfig, logical_date: date | None) -> dict:
         raise ValueError(f"sequences.max_targets: {seq.max_targets} is not in 1..{MAX_TARGETS} (the contract)")
     if not 1 <= seq.min_len <= cfg.model.max_len:
         raise ValueError(f"sequences.min_len: {seq.min_len} is not in 1..model.max_len ({cfg.model.max_len})")
-    dataset = cfg.dataset_storage()
+    dataset = cfg.at_date(logical_date).dataset_storage()
+    if logical_date is not None:
+        _write_catalog(dataset, logical_date)
     transactions = scan_transactions(dataset, end=logical_date)
     examples = build_examples(transactions, cfg.model.max_len, seq.max_targets, seq.min_len)
     # Cut dates from each customer's last purchase day (the paper's split), whatever the example modes.

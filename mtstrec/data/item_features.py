@@ -136,7 +136,9 @@ class ItemFeatureStore:
             tag = _pick_tag(dataset, modality, (tags or {}).get(modality, ""))
             rel = f"features/{modality}/{tag}"
             files = dataset.list_files(rel, ".parquet")
+            # Feature parts are shared by every date; a run's catalog may be older than the newest part.
             table = dataset.read_parquet(rel)
+            table = table.filter(pc.less_equal(table["item_index"], num_items))
             expected = (expected_shapes or {}).get(modality)
             loaded = load_modality_table(table, modality, num_items, dataset.uri(rel), expected)
             loaded.metadata = dataset.parquet_metadata(files[0]) if files else {}

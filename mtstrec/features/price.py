@@ -44,20 +44,24 @@ def training_partitions(dataset: Storage, val_start: dt.date) -> list[str]:
 
 
 def mean_train_prices(dataset: Storage, val_start: dt.date) -> pl.DataFrame:
-    """item_index, mean_price over priced training transactions."""
+    """item_index, mean_price over priced training transactions.
+
+    Each item's prices are summed in partition (date) and row order: a multi-threaded group-by sums in
+    whatever order its threads meet the rows, and the last bits of the mean (and of the min-max statistics
+    stored with the feature table) would differ from run to run.
+    """
     frames = []
     for rel in training_partitions(dataset, val_start):
         table = dataset.read_parquet(rel, columns=["date", "item_index", "price"])
         frames.append(pl.from_arrow(table).filter(pl.col("date") < val_start).select("item_index", "price"))
-    if not frames:
+    priced = pl.concat(frames).drop_nulls("price").filter(pl.col("price").is_finite()) if frames else None
+    if priced is None or priced.height == 0:
         return pl.DataFrame(schema={"item_index": pl.Int32, "mean_price": pl.Float64})
-    return (
-        pl.concat(frames)
-        .drop_nulls("price")
-        .filter(pl.col("price").is_finite())
-        .group_by("item_index")
-        .agg(pl.col("price").mean().alias("mean_price"))
-    )
+    item_index = priced["item_index"].to_numpy()
+    order = np.argsort(item_index, kind="stable")
+    items, starts, counts = np.unique(item_index[order], return_index=True, return_counts=True)
+    sums = np.add.reduceat(priced["price"].to_numpy().astype(np.float64)[order], starts)
+    return pl.DataFrame({"item_index": items.astype(np.int32), "mean_price": sums / counts})
 
 
 def scaled_price_values(item_index: np.ndarray, means: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, dict]:

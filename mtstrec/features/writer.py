@@ -67,7 +67,8 @@ def write_feature_part(
 
 
 def part_is_done(storage: Storage, rel: str, expected_rows: int, settings_json: str) -> bool:
-    """True when the part exists with the expected rows; a part made with other settings is an error."""
+    """True when the part exists with at least the expected rows (the registry only grows, so a part written
+    from a larger registry covers a smaller one); a part made with other settings is an error."""
     if not storage.exists(rel):
         return False
     metadata = storage.parquet_metadata(rel)
@@ -77,7 +78,7 @@ def part_is_done(storage: Storage, rel: str, expected_rows: int, settings_json: 
             f"current: {settings_json}. Set a new features.<modality>.tag or delete the directory."
         )
     rows = pq.read_metadata(storage.path(rel), filesystem=storage.fs).num_rows
-    return rows == expected_rows
+    return rows >= expected_rows
 
 
 def quarantine_path(shard: int) -> str:

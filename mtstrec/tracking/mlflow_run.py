@@ -117,16 +117,19 @@ class RegisteredRun:
 
 
 def log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: str, evaluation: dict[str, Any],
-                     lineage: list[DatasetEntry], split: str, step_summaries: dict[str, Any]) -> RegisteredRun:
-    """One MLflow run for a trained + evaluated run directory; registers its model as a new version."""
+                     lineage: list[DatasetEntry], split: str, step_summaries: dict[str, Any],
+                     run_uri: str = "") -> RegisteredRun:
+    """One MLflow run for a trained + evaluated run directory (a local copy of `run_uri`, which the
+    tags record; default `run_dir` itself); registers its model as a new version."""
     settings = tracking_settings(cfg)
     with fluent_tracking(settings):
-        return _log_and_register(cfg, logical_date, run_dir, evaluation, lineage, split, step_summaries, settings)
+        return _log_and_register(cfg, logical_date, run_dir, evaluation, lineage, split, step_summaries, settings,
+                                 run_uri or run_dir)
 
 
 def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: str, evaluation: dict[str, Any],
                       lineage: list[DatasetEntry], split: str, step_summaries: dict[str, Any],
-                      settings: TrackingSettings) -> RegisteredRun:
+                      settings: TrackingSettings, run_uri: str) -> RegisteredRun:
     client = MlflowClient(settings.tracking_uri, settings.registry_uri)
     experiment_id = _experiment_id(client, settings, cfg.registry.experiment)
     run_path = Path(run_dir)
@@ -134,7 +137,7 @@ def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: s
     score = primary_score(evaluation, cfg.registry.metric)
     dataset = cfg.dataset_storage()
     run_name = f"{cfg.dataset}-{run_path.name}"
-    tags = {"dataset": cfg.dataset, "root": cfg.root, "logical_date": str(logical_date or ""), TAG_RUN_DIR: run_dir}
+    tags = {"dataset": cfg.dataset, "root": cfg.root, "logical_date": str(logical_date or ""), TAG_RUN_DIR: run_uri}
 
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         mlflow.log_params(flatten_params(to_dict(cfg)))
@@ -170,7 +173,7 @@ def _log_and_register(cfg: PipelineConfig, logical_date: date | None, run_dir: s
     test_score = primary_score(evaluation, cfg.registry.metric, split="metrics")
     for key, value in {TAG_SCORE: repr(score), TAG_TEST_SCORE: repr(test_score), TAG_METRIC: cfg.registry.metric,
                        TAG_SPLIT: split,
-                       TAG_RUN_DIR: run_dir, "dataset": cfg.dataset, "logical_date": str(logical_date or "")}.items():
+                       TAG_RUN_DIR: run_uri, "dataset": cfg.dataset, "logical_date": str(logical_date or "")}.items():
         client.set_model_version_tag(cfg.registry.model_name, version_id, key, value)
     log.info("logged run %s; registered %s version %s (%s = %.4f)", run.info.run_id, cfg.registry.model_name,
              version_id, cfg.registry.metric, score)

@@ -118,8 +118,8 @@ def stage_artifacts(run_dir: str, dataset: Storage, out_dir: Path) -> dict[str, 
         files = dataset.list_files(rel, ".parquet")
         if not files:
             raise FileNotFoundError(f"{dataset.uri(rel)} holds no feature tables for modality {modality!r}")
-        for file in files:
-            target = feature_root / file
+        for file in files:  # under the contract path, also when `dataset` keeps it in a dated snapshot
+            target = feature_root / rel / Path(file).name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(dataset.read_bytes(file))
     items = dataset.read_parquet("bronze/items", columns=["item_index", "item_id"])

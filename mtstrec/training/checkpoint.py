@@ -20,8 +20,15 @@ def _replace(path: Path, write: Callable[[Path], None]) -> None:
     os.replace(temp, path)
 
 
+def _save_to(payload: dict[str, Any], temp: Path) -> None:
+    # Through a file object, not the path: torch names the archive inside the file after the path it is given,
+    # and the temp name would make the bytes of two saves of the same payload differ.
+    with temp.open("wb") as out:
+        torch.save(payload, out)
+
+
 def save_atomic(payload: dict[str, Any], path: Path) -> None:
-    _replace(path, lambda temp: torch.save(payload, temp))
+    _replace(path, lambda temp: _save_to(payload, temp))
 
 
 def write_text_atomic(text: str, path: Path) -> None:

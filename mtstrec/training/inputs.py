@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,6 +36,22 @@ class RunInputs:
     train_items: torch.Tensor
     # URIs and row counts of what was read, for lineage.
     lineage: dict[str, dict] = field(default_factory=dict)
+
+    def digest(self) -> str:
+        """SHA-256 over everything a run learns from: the catalog size, the examples and the features."""
+        digest = hashlib.sha256(f"items={self.num_items}".encode())
+        for name in sorted(self.splits):
+            examples = self.splits[name]
+            digest.update(f"split={name}".encode())
+            digest.update(examples.histories.cpu().numpy().tobytes())
+            digest.update(examples.targets.cpu().numpy().tobytes())
+            digest.update("\n".join(map(str, examples.target_months)).encode())
+        for modality in sorted(self.store.tables):
+            table = self.store.tables[modality]
+            digest.update(f"features={modality}:{table.metadata.get('tag', '')}".encode())
+            digest.update(table.values.cpu().numpy().tobytes())
+            digest.update(table.present.cpu().numpy().tobytes())
+        return digest.hexdigest()
 
 
 def load_split(dataset: Storage, split: str, max_len: int, num_items: int) -> ExampleTensors:

@@ -139,8 +139,10 @@ def _save(run_dir: Path, device: torch.device, model, optimizer, scheduler, gene
     checkpoint.write_text_atomic(json.dumps(state["history"], indent=2), run_dir / "history.json")
 
 
-def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Path, resume: bool = False) -> FitResult:
-    """Train one model into `run_dir`. Under torchrun every process runs this; rank 0 validates and writes.
+def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Path, resume: bool = False,
+        on_checkpoint: Callable[[], None] | None = None) -> FitResult:
+    """Train one model into `run_dir`. Under torchrun every process runs this; rank 0 validates and writes,
+    then calls `on_checkpoint` (which copies the run directory to the storage root).
 
     `train.batch_size` is per process: one step consumes batch_size x world_size examples. The shuffling
     and negative-sampling generator is the same on every rank, so its state stays in step everywhere.
@@ -224,6 +226,8 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
                 )
             _save(run_dir, device, model, optimizer, scheduler, generator, state,
                   {"model": to_dict(model_cfg), "train": to_dict(cfg)})
+            if on_checkpoint:
+                on_checkpoint()
             log.info("epoch %d/%d: train_loss %.4f, val %s %.4f (best %.4f at epoch %d), %.1f s, %.0f seq/s",
                      epoch, cfg.epochs, entry["train_loss"], cfg.val_metric, metric, state["best_metric"],
                      state["best_epoch"], seconds, entry["sequences_per_s"])

@@ -6,38 +6,37 @@ import dataclasses
 import hashlib
 import json
 import logging
-import shutil
 from datetime import date
 from pathlib import Path
 
-from mtstrec.config import EncoderConfig, ModelConfig, PipelineConfig
-from mtstrec.config_loading import to_dict
+from mtstrec.config import EncoderConfig, LeaseConfig, ModelConfig, PipelineConfig
+from mtstrec.config_loading import from_dict, to_dict
+from mtstrec.storage import Storage
 from mtstrec.training import distributed
 from mtstrec.training.inputs import load_run_inputs
 from mtstrec.training.loop import fit
+from mtstrec.training.run_location import COMPLETE_MARKER, RunLocation
 from mtstrec.training.sasrec_fit import fit_sasrec
 
 log = logging.getLogger(__name__)
 
-COMPLETE_MARKER = "COMPLETE"
 MAIN_MODEL = "MTSTRec"
 SASREC_MODEL = "SASRec-CE"
 
 
 def config_digest(cfg: PipelineConfig) -> str:
-    return hashlib.sha256(json.dumps(to_dict(cfg), sort_keys=True).encode()).hexdigest()[:8]
+    """Digest of what shapes the run: the config without the snapshot date (the run directory name carries
+    it) and without the lease settings."""
+    undated = dataclasses.replace(cfg, snapshot="", lease=LeaseConfig())
+    return hashlib.sha256(json.dumps(to_dict(undated), sort_keys=True).encode()).hexdigest()[:8]
 
 
-def default_run_dir(cfg: PipelineConfig, logical_date: date | None) -> Path:
-    """`<runs>/<date>-<config digest>`: re-running a date with the same config reuses its directory."""
-    if cfg.train.runs_dir:
-        runs = Path(cfg.train.runs_dir)
-    else:
-        dataset = cfg.dataset_storage()
-        if dataset.is_s3:
-            raise ValueError("train.runs_dir must be a local directory when the storage root is on S3")
-        runs = Path(dataset.path("runs"))
-    return runs / f"{logical_date.isoformat() if logical_date else 'all'}-{config_digest(cfg)}"
+def default_run_dir(cfg: PipelineConfig, logical_date: date | None) -> str:
+    """`<runs>/<date>-<config digest>` on the storage root (or `train.runs_dir`): re-running a date with the
+    same config reuses its directory."""
+    runs = Storage(cfg.train.runs_dir) if cfg.train.runs_dir else cfg.dataset_storage()
+    return runs.uri("runs" if not cfg.train.runs_dir else "",
+                    f"{logical_date.isoformat() if logical_date else 'all'}-{config_digest(cfg)}")
 
 
 def variant_dirs(run_dir: Path) -> dict[str, Path]:
@@ -58,22 +57,59 @@ def _encoders_alone(model: ModelConfig, modality: str) -> dict[str, EncoderConfi
     return {**model.encoders, modality: encoder}
 
 
-def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
-    """Train into `run_dir`; it is marked complete only when every model has finished."""
-    if resume and not (run_dir / "checkpoint.pt").exists():
-        raise FileNotFoundError(f"{run_dir / 'checkpoint.pt'} does not exist: nothing to resume")
-    ctx = distributed.from_environment()
-    if ctx.is_main:
-        if not resume and run_dir.exists():
-            shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / COMPLETE_MARKER).unlink(missing_ok=True)
-        (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    ctx.barrier()
+INPUTS_FILE = "inputs.json"
 
+
+def _same_run(location: RunLocation, cfg: PipelineConfig, digest: str) -> bool:
+    """Whether `location` holds a run (complete or not) of this config on these inputs."""
+    if not (location.exists("config.json") and location.exists(INPUTS_FILE)):
+        return False
+    config = from_dict(PipelineConfig, json.loads(location.storage.read_bytes("config.json")))
+    inputs = json.loads(location.storage.read_bytes(INPUTS_FILE))
+    return inputs.get("inputs_digest") == digest and config_digest(config) == config_digest(cfg)
+
+
+def train_run(cfg: PipelineConfig, run: str | Path, resume: bool = False) -> dict:
+    """Train into the run directory `run` (a local path or URI); it is marked complete only when every
+    model has finished. The local copy is pushed to the URI after every epoch, so a resume on another
+    machine continues from the last finished epoch.
+
+    The run records its config and a digest of its inputs (`RunInputs.digest`). Called again for the same
+    directory, config and inputs, a complete run is kept as it is (re-running a date trains nothing, and a
+    reader of the directory, such as the evaluation of an overlapping run of the same date, never sees it
+    rewritten) and an interrupted one resumes from its last checkpoint, on whatever machine.
+    """
+    location = RunLocation(run)
+    if resume and not location.exists("checkpoint.pt"):
+        raise FileNotFoundError(f"{location.storage.uri('checkpoint.pt')} does not exist: nothing to resume")
+    ctx = distributed.from_environment()
     dataset = cfg.dataset_storage()
     inputs = load_run_inputs(dataset, cfg.model, ("train", "val"))
-    result = fit(cfg.model, cfg.train, inputs, run_dir, resume)
+    digest = inputs.digest()
+    same = not resume and _same_run(location, cfg, digest)
+    complete = same and location.exists(COMPLETE_MARKER) and location.exists("summary.json")
+    interrupted = same and not complete and location.exists("checkpoint.pt")
+    ctx.barrier()  # every rank has looked before rank 0 changes anything
+    if complete:
+        log.info("%s is already complete for this config and these inputs: kept, not retrained", location.uri)
+        return json.loads(location.storage.read_bytes("summary.json"))
+    if interrupted:
+        log.info("%s was interrupted: resuming from its last checkpoint", location.uri)
+        resume = True
+    run_dir = location.local
+    if ctx.is_main:
+        if resume:
+            location.pull()
+            location.delete(COMPLETE_MARKER)
+        else:
+            location.clear()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+        (run_dir / INPUTS_FILE).write_text(json.dumps({"inputs_digest": digest}, indent=2))
+        location.push()
+    ctx.barrier()
+
+    result = fit(cfg.model, cfg.train, inputs, run_dir, resume, on_checkpoint=location.push)
     baselines = {}
     if cfg.train.baselines and len(cfg.model.modalities) > 1:
         for modality in cfg.model.modalities:
@@ -85,7 +121,7 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
                 variant_dir.mkdir(parents=True, exist_ok=True)
             ctx.barrier()
             variant_resume = resume and (variant_dir / "checkpoint.pt").exists()
-            baseline = fit(variant_cfg, cfg.train, inputs, variant_dir, variant_resume)
+            baseline = fit(variant_cfg, cfg.train, inputs, variant_dir, variant_resume, on_checkpoint=location.push)
             baselines[name] = {"best_epoch": baseline.best_epoch, f"val_{cfg.train.val_metric}": baseline.best_metric}
     if cfg.train.baselines and ctx.is_main:
         sasrec_dir = run_dir / "variants" / SASREC_MODEL
@@ -94,7 +130,7 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
                                    f"val_{cfg.train.val_metric}": baseline.best_metric}
     ctx.barrier()
     summary = {
-        "run_dir": str(run_dir),
+        "run_dir": location.uri,
         "best_epoch": result.best_epoch,
         "epochs_run": result.epochs_run,
         f"val_{cfg.train.val_metric}": result.best_metric,
@@ -104,5 +140,6 @@ def train_run(cfg: PipelineConfig, run_dir: Path, resume: bool = False) -> dict:
     if ctx.is_main:
         (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         (run_dir / COMPLETE_MARKER).write_text(json.dumps({"best_epoch": result.best_epoch}))
+        location.push()
     ctx.barrier()
     return summary

@@ -1,9 +1,15 @@
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from airflow.dag_processing.dagbag import DagBag
 
-DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+REPO = Path(__file__).resolve().parents[2]
+DAGS_FOLDER = REPO / "dags"
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +77,33 @@ def test_promote_dag_requires_a_version(dagbag):
         params.validate()
     params["version"] = "3"
     assert params.validate()["force"] is False
+
+
+
+def test_the_dag_imports_under_the_charts_local_settings(tmp_path):
+    """Row 6 of issue 8: with the Helm values' `airflow_local_settings` active (the KubernetesExecutor's GPU
+    pod mutation hook), the DAG, mapped `extract_features` included, imports in a fresh interpreter the way
+    a dag-processor loads it. The old cluster policy set `executor_config`, which mapped tasks refuse."""
+    settings = yaml.safe_load((REPO / "infra" / "k8s" / "values.yaml").read_text())["airflowLocalSettings"]
+    (tmp_path / "airflow_local_settings.py").write_text(settings)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)]),
+           "AIRFLOW_HOME": str(tmp_path / "home"), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER)}
+    code = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1])
+mapped = bag.dags["mtstrec_pipeline"].get_task("extract_features")
+try:
+    mapped.executor_config = {"pod_override": None}
+    settable = True
+except AttributeError:
+    settable = False
+print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()}, "dags": sorted(bag.dag_ids),
+                  "settings": sys.modules["airflow_local_settings"].__file__, "executor_config_settable": settable}))
+"""
+    out = subprocess.run([sys.executable, "-c", code, str(DAGS_FOLDER)], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["settings"] == str(tmp_path / "airflow_local_settings.py")
+    assert result["errors"] == {} and result["dags"] == ["mtstrec_pipeline", "mtstrec_promote"]
+    assert result["executor_config_settable"] is False

@@ -82,6 +82,7 @@ def pipeline(tmp_path_factory):
 def test_pipeline_end_to_end_and_promotion_gate(pipeline):
     run, root, sample = pipeline
     dataset = root / "tiny"
+    snapshot = dataset / "snapshots" / f"date={LOGICAL_DATE.date().isoformat()}"  # the date's own files
 
     first = run(epochs=2, modalities=["id", "style", "image", "text", "price"], overrides=TINY)
     assert first.state == "success"
@@ -91,12 +92,13 @@ def test_pipeline_end_to_end_and_promotion_gate(pipeline):
     assert bronze_rows + rows(dataset / "quarantine" / "ingest") == sample["transactions"]
     items = rows(dataset / "bronze" / "items")
     assert 0 < items <= sample["articles"]
-    for modality in ("style", "image", "text", "price"):
+    for modality in ("style", "image", "text"):
         assert rows(dataset / "features" / modality) == items, modality
-    split = json.loads((dataset / "sequences" / "split.json").read_text())
+    assert rows(snapshot / "features" / "price") == rows(snapshot / "bronze" / "items") == items  # the last day
+    split = json.loads((snapshot / "sequences" / "split.json").read_text())
     for name in ("train", "val", "test"):
-        assert rows(dataset / "sequences" / f"{name}.parquet") == split["counts"][name] > 0
-    data_before = digests(dataset / "bronze") | digests(dataset / "sequences")
+        assert rows(snapshot / "sequences" / f"{name}.parquet") == split["counts"][name] > 0
+    data_before = digests(dataset / "bronze") | digests(snapshot)
 
     # MLflow: a run with per-epoch and test metrics, the report, and a registered champion.
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
@@ -115,7 +117,7 @@ def test_pipeline_end_to_end_and_promotion_gate(pipeline):
     index_to_id = dict(zip(*pq.read_table(dataset / "bronze" / "items", columns=["item_index", "item_id"])
                            .to_pydict().values(), strict=True))
     histories = [[index_to_id[i] for i in h]
-                 for h in pq.read_table(dataset / "sequences" / "test.parquet").column("history").to_pylist()[:5]]
+                 for h in pq.read_table(snapshot / "sequences" / "test.parquet").column("history").to_pylist()[:5]]
     out = model.predict(pd.DataFrame({"history": histories}))
     assert len(out) == 5
     for history, top in zip(histories, out["recommendations"], strict=True):
@@ -135,7 +137,7 @@ def test_pipeline_end_to_end_and_promotion_gate(pipeline):
     assert rejected["promotion.decision"] == "rejected"
     assert float(rejected["promotion.candidate_score"]) <= float(rejected["promotion.champion_score"])
     assert rows(dataset / "bronze" / "transactions") == bronze_rows
-    assert digests(dataset / "bronze") | digests(dataset / "sequences") == data_before
+    assert digests(dataset / "bronze") | digests(snapshot) == data_before
     assert len(list((dataset / "quarantine" / "ingest").glob("*.parquet"))) == 1
     # Tonight's rejected model serves nothing: the partition was replaced, still by the champion.
     check_recommendations(dataset, LOGICAL_DATE.date(), version="1")

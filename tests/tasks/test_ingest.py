@@ -210,7 +210,9 @@ def two_days(articles: list[str]) -> bytes:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every data file under `root`; leases (`_locks/`) are coordination state, and each run takes a new one."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and "_locks" not in p.relative_to(root).parts}
 
 
 def test_same_logical_date_twice_gives_identical_bytes_and_counts(tmp_path, tiny_sample, articles):

@@ -41,11 +41,12 @@ def shop(tmp_path, monkeypatch):
     cfg = tiny_config(tmp_path / "data")
     cfg.serve.k = 4
     dataset = Storage(cfg.root).child(cfg.dataset)
-    write_dataset(dataset, [[1, 2, 3], [4, 5], [6]])
+    snapshot = dataset.dated(DAY.isoformat())  # the date's items, sequences and price features
+    write_dataset(snapshot, [[1, 2, 3], [4, 5], [6]])
     write_transactions(dataset, PURCHASES)
     for seed, score in ((0, 0.5), (1, 0.1)):
         run_dir = tmp_path / f"run{seed}"
-        write_run(run_dir, cfg, dataset, seed=seed)
+        write_run(run_dir, cfg, snapshot, seed=seed)
         promote(cfg, DAY, register(cfg, DAY, str(run_dir), evaluation(run_dir, score), {})["version"])
     return cfg, dataset
 

@@ -40,8 +40,12 @@ def golden_config(tmp_path: Path, raw: Path, max_len: int = 20, **split) -> Pipe
     )
 
 
-def read_split(tmp_path: Path, split: str) -> list[tuple]:
-    frame = pl.read_parquet(tmp_path / "root" / "golden" / "sequences" / f"{split}.parquet")
+def read_split(tmp_path: Path, split: str, snapshot: str = "") -> list[tuple]:
+    """Rows of a split: the undated one, or the one in the snapshot of date `snapshot`."""
+    dataset = tmp_path / "root" / "golden"
+    if snapshot:
+        dataset = dataset / "snapshots" / f"date={snapshot}"
+    frame = pl.read_parquet(dataset / "sequences" / f"{split}.parquet")
     return frame.select("user_id", "history", "targets", "target_date").rows()
 
 
@@ -103,14 +107,21 @@ def test_logical_date_builds_from_the_days_up_to_it(tmp_path, golden_raw):
     ingest(cfg, None)
     summary = build_sequences(cfg, date(2020, 2, 5))
     # Up to Feb 5: u1 (Feb 3) and u5 (Jan 25) qualify; u6 has not bought yet.
-    assert read_split(tmp_path, "train") == [
+    assert read_split(tmp_path, "train", "2020-02-05") == [
         ("u5", [C, D, E], [A], date(2020, 1, 25)),
         ("u1", [A, B, C], [D, E], date(2020, 2, 3)),
     ]
     # u3 bought on one day; u5 (Jan 9), u1 (Jan 10), u2 (Jan 20) and u4 (Feb 1) have histories under 3 items.
     assert (summary["customers"], summary["single_day_customers"], summary["short_history_days"]) == (5, 1, 4)
-    candidates = tmp_path / "root" / "golden" / "candidates"
-    assert sorted(p.name for p in candidates.iterdir()) == ["month=2020-01.parquet", "month=2020-02.parquet"]
+    snapshot = tmp_path / "root" / "golden" / "snapshots" / "date=2020-02-05"
+    assert sorted(p.name for p in (snapshot / "candidates").iterdir()) == ["month=2020-01.parquet",
+                                                                          "month=2020-02.parquet"]
+    # The date's catalog: the items first sold by Feb 5, numbered as in the registry.
+    catalog = pl.read_parquet(snapshot / "bronze" / "items" / "part-0.parquet")
+    registry = pl.read_parquet(tmp_path / "root" / "golden" / "bronze" / "items" / "part-0.parquet")
+    assert catalog.height < registry.height
+    assert catalog.equals(registry.filter(pl.col("first_seen") <= date(2020, 2, 5)))
+    assert not (tmp_path / "root" / "golden" / "sequences").exists()  # the undated files are untouched
 
 
 def test_single_purchase_day_customer_is_counted_not_an_error(tmp_path):

@@ -39,7 +39,9 @@ def test_s3_roundtrip_matches_local(s3_bucket, tmp_path):
     assert remote["ingest"]["rows_written"] == local["ingest"]["rows_written"] > 0
     assert remote["sequences"]["counts"] == local["sequences"]["counts"]
 
-    remote_store, local_store = Storage(f"{s3_bucket}/lake/tiny"), Storage(str(tmp_path / "lake" / "tiny"))
+    day = LOGICAL_DATE.isoformat()
+    remote_store = Storage(f"{s3_bucket}/lake/tiny").dated(day)
+    local_store = Storage(str(tmp_path / "lake" / "tiny")).dated(day)
     remote_files = remote_store.list_files("", ".parquet")
     assert remote_files == local_store.list_files("", ".parquet")
     for rel in ("bronze/transactions", "sequences/train.parquet", "sequences/test.parquet", "candidates"):

@@ -9,12 +9,12 @@ from mtstrec.inference import Recommender
 from mtstrec.storage import Storage
 from mtstrec.tracking.mlflow_run import PYFUNC_ENTRY
 from mtstrec.tracking.pyfunc_model import SIGNATURE, input_example, stage_artifacts
-from tests.mtstrec.tracking.tracking_fixtures import NUM_ITEMS, item_id
+from tests.mtstrec.tracking.tracking_fixtures import NUM_ITEMS, RUN_DATE, item_id
 
 
 def test_saved_pyfunc_recommends_the_same_items_as_the_recommender(tiny_run, tmp_path: Path):
     cfg, run_dir = tiny_run
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)
     artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
     example = input_example(dataset)
     mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
@@ -28,7 +28,7 @@ def test_saved_pyfunc_recommends_the_same_items_as_the_recommender(tiny_run, tmp
     histories = [[item_id(1), item_id(2), item_id(3)], [item_id(7)]]
     out = loaded.predict(pd.DataFrame({"history": histories}), params={"k": 4})
 
-    expected = Recommender.from_files(run_dir / "model.pt", cfg.root + "/tiny").recommend([[1, 2, 3], [7]], k=4)
+    expected = Recommender.from_files(run_dir / "model.pt", dataset).recommend([[1, 2, 3], [7]], k=4)
     assert out["recommendations"].tolist() == [[item_id(i) for i in row] for row in expected]
     assert all(len(set(row)) == 4 for row in out["recommendations"])
     assert example["history"].tolist()[0] == [item_id(1), item_id(2), item_id(3)]
@@ -36,7 +36,7 @@ def test_saved_pyfunc_recommends_the_same_items_as_the_recommender(tiny_run, tmp
 
 def test_unknown_item_ids_are_ignored_and_k_defaults_to_ten(tiny_run, tmp_path: Path):
     cfg, run_dir = tiny_run
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)
     artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
     mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
                              signature=SIGNATURE, pip_requirements=["mlflow"])
@@ -53,7 +53,7 @@ def test_unknown_item_ids_are_ignored_and_k_defaults_to_ten(tiny_run, tmp_path: 
 
 def test_malformed_input_is_an_invalid_parameter_error_naming_the_problem(tiny_run, tmp_path: Path):
     cfg, run_dir = tiny_run
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)
     artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
     mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
                              pip_requirements=["mlflow"])
@@ -75,7 +75,7 @@ def test_malformed_input_is_an_invalid_parameter_error_naming_the_problem(tiny_r
 
 def test_int8_ranking_is_chosen_through_model_config(tiny_run, tmp_path: Path):
     cfg, run_dir = tiny_run
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)
     artifacts = stage_artifacts(str(run_dir), dataset, tmp_path / "staging")
     mlflow.pyfunc.save_model(tmp_path / "model", python_model=str(PYFUNC_ENTRY), artifacts=artifacts,
                              pip_requirements=["mlflow"], model_config={"ranking": "exact"})

@@ -13,7 +13,7 @@ from mtstrec.storage import Storage
 from mtstrec.tracking.settings import TrackingSettings, fluent_tracking
 from tasks.promote import promote
 from tasks.register import register
-from tests.mtstrec.tracking.tracking_fixtures import item_id, write_run, write_test_split
+from tests.mtstrec.tracking.tracking_fixtures import RUN_DATE, item_id, write_dataset, write_run, write_test_split
 
 
 def evaluation(run_dir: Path, ndcg: float, test_ndcg: float = 0.25) -> dict:
@@ -68,7 +68,7 @@ def test_promotion_gate_moves_champion_only_for_a_better_model(tracked, tmp_path
     assert promote(cfg, day, first["version"])["promoted"]
 
     worse_dir = tmp_path / "worse"
-    write_run(worse_dir, cfg, Storage(cfg.root).child(cfg.dataset), seed=1)
+    write_run(worse_dir, cfg, Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE), seed=1)
     # Better on test, worse on validation: the gate selects on validation only.
     worse = register(cfg, day, str(worse_dir), evaluation(worse_dir, 0.10, test_ndcg=0.9), {})
     decision = promote(cfg, day, worse["version"])
@@ -88,11 +88,12 @@ def test_promotion_gate_moves_champion_only_for_a_better_model(tracked, tmp_path
 
 def test_a_champion_scored_on_an_older_split_is_re_evaluated_before_the_comparison(tracked, tmp_path):
     cfg, run_dir = tracked
+    write_dataset(Storage(cfg.root).child(cfg.dataset).dated("2020-08-29"), [[1, 2, 3], [4, 5], [6]])
     first = register(cfg, date(2020, 8, 29), str(run_dir), evaluation(run_dir, 0.99), {})
     assert promote(cfg, None, first["version"])["promoted"]
 
-    # The data moved on: a new validation split. The champion's 0.99 was on the old one.
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    # The data moved on: the next day's snapshot has a new validation split. The champion's 0.99 was on the old one.
+    dataset = Storage(cfg.root).child(cfg.dataset).dated("2020-08-30")
     write_test_split(dataset, [[1, 2], [3, 4, 5], [6, 7], [8]], split="val")
     newer_dir = tmp_path / "newer"
     write_run(newer_dir, cfg, dataset, seed=2)

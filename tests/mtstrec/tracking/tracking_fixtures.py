@@ -18,6 +18,7 @@ from mtstrec.storage import Storage
 from mtstrec.training.checkpoint import model_payload
 
 NUM_ITEMS = 12
+RUN_DATE = "2020-08-30"  # the snapshot the tiny dataset is written to
 
 
 def item_id(index: int) -> str:

@@ -45,6 +45,30 @@ def test_same_seed_gives_the_same_weights(synthetic_root, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_run_called_again_is_kept_when_complete_and_resumed_when_interrupted(synthetic_root, tmp_path):
+    cfg = small_config(synthetic_root, "planted", "train.epochs=2", *WITH_DROPOUT)
+    straight = tmp_path / "straight"
+    train_run(cfg, straight)
+
+    # Interrupted after epoch 1: the checkpoint of epoch 1 is there, no COMPLETE marker.
+    interrupted = tmp_path / "interrupted"
+    train_run(small_config(synthetic_root, "planted", "train.epochs=1", *WITH_DROPOUT), interrupted)
+    (interrupted / COMPLETE_MARKER).unlink()
+    config = json.loads((straight / "config.json").read_text())
+    (interrupted / "config.json").write_text(json.dumps(config))  # the 2-epoch run's own config
+    summary = train_run(cfg, interrupted)
+    assert summary["epochs_run"] == 2
+    assert [h["epoch"] for h in json.loads((interrupted / "history.json").read_text())] == [1, 2]
+    a, b = weights(straight), weights(interrupted)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # Complete: called again, nothing is retrained or rewritten.
+    before = (straight / "model.pt").stat().st_mtime_ns
+    again = train_run(cfg, straight)
+    assert again == json.loads((straight / "summary.json").read_text())
+    assert (straight / "model.pt").stat().st_mtime_ns == before
+
+
 def test_resuming_an_early_stopped_run_trains_nothing_again(synthetic_root, tmp_path):
     # lr 0: validation never improves after epoch 1, so patience 1 stops every model at epoch 2 of 6.
     cfg = small_config(synthetic_root, "planted", "model.modalities=id,price", "train.baselines=true",

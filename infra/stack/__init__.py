@@ -1,0 +1,1 @@
+"""The real-services stack on one machine: `python -m infra.stack up|down|status|env` (see stack.py)."""
