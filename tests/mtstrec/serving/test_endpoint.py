@@ -19,7 +19,14 @@ from mtstrec.tracking.settings import TrackingSettings, fluent_tracking
 from tasks.promote import promote
 from tasks.register import register
 from tests.conftest import free_port
-from tests.mtstrec.tracking.tracking_fixtures import NUM_ITEMS, item_id, tiny_config, write_dataset, write_run
+from tests.mtstrec.tracking.tracking_fixtures import (
+    NUM_ITEMS,
+    RUN_DATE,
+    item_id,
+    tiny_config,
+    write_dataset,
+    write_run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +54,7 @@ def endpoint(tmp_path_factory):
     """A registered champion in a SQLite MLflow, served by the real scoring server on a free port."""
     work = tmp_path_factory.mktemp("serve")
     cfg = tiny_config(work / "data")
-    dataset = Storage(cfg.root).child(cfg.dataset)
+    dataset = Storage(cfg.root).child(cfg.dataset).dated(RUN_DATE)  # the snapshot that register reads
     write_dataset(dataset, [[1, 2, 3], [4, 5], [6]])
     write_run(work / "run", cfg, dataset, seed=0)
     evaluation = {"metrics": {"MTSTRec": {"full/ndcg@10": 0.3}}, "validation": {"MTSTRec": {"full/ndcg@10": 0.3}},
