@@ -25,6 +25,7 @@ from tests.mtstrec.model_configs import SMALL_MODEL, small_config
 REPO = Path(__file__).resolve().parents[3]
 WITH_DROPOUT = ["model.attn_dropout=0.1", "model.encoders.id.hidden_dropout=0.2"]
 MODALITIES = "model.modalities=id,price"
+FP32 = "train.precision=fp32"
 
 
 @pytest.fixture
@@ -64,8 +65,9 @@ def test_dated_view_keeps_each_dates_files_apart(tmp_path):
 
 
 def test_training_resumes_on_another_machine_from_the_s3_run(s3_dataset, tmp_path, synthetic_root):
+    # fp32 in all three processes: precision auto probes each one's speed and may choose differently under load.
     run_uri = f"{s3_dataset}/planted/runs/resumed"
-    train_run(small_config(s3_dataset, "planted", "train.epochs=1", MODALITIES, *WITH_DROPOUT), run_uri)
+    train_run(small_config(s3_dataset, "planted", "train.epochs=1", MODALITIES, FP32, *WITH_DROPOUT), run_uri)
     location = RunLocation(run_uri)
     assert location.exists(COMPLETE_MARKER) and location.exists("checkpoint.pt")
 
@@ -74,7 +76,7 @@ def test_training_resumes_on_another_machine_from_the_s3_run(s3_dataset, tmp_pat
 
     shutil.rmtree(location.local)
     overrides = [f"root={s3_dataset}", "dataset=planted", *SMALL_MODEL, "train.epochs=2", MODALITIES,
-                 *WITH_DROPOUT]
+                 FP32, *WITH_DROPOUT]
     other_machine(tmp_path, "machine-b", f"""
 from mtstrec.config import PipelineConfig
 from mtstrec.config_loading import load_config
@@ -86,7 +88,7 @@ train_run(load_config(PipelineConfig, None, {overrides!r}), {run_uri!r}, resume=
     straight = tmp_path / "straight"
     local_root = tmp_path / "lake"
     write_synthetic_dataset(Storage(str(local_root)).child("planted"), SyntheticConfig(users=200, items=40, seed=3))
-    train_run(small_config(str(local_root), "planted", "train.epochs=2", MODALITIES, *WITH_DROPOUT), straight)
+    train_run(small_config(str(local_root), "planted", "train.epochs=2", MODALITIES, FP32, *WITH_DROPOUT), straight)
 
     resumed = RunLocation(run_uri).pull()
     a, b = weights(straight / "checkpoint.pt"), weights(resumed / "checkpoint.pt")
