@@ -134,6 +134,15 @@ class Storage:
             with self.fs.open_output_stream(target) as out:
                 out.write(data)
             return
+        temp = self._synced_temp(target, data)
+        try:
+            os.replace(temp, target)
+        finally:
+            if os.path.exists(temp):
+                os.remove(temp)
+
+    def _synced_temp(self, target: str, data: bytes) -> str:
+        """A complete, fsynced local temp file beside `target`, holding `data` (to rename or link into place)."""
         directory = posixpath.dirname(target)
         self.fs.create_dir(directory, recursive=True)
         temp = posixpath.join(directory, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(target)}")
@@ -142,10 +151,10 @@ class Storage:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(temp, target)
-        finally:
-            if os.path.exists(temp):
-                os.remove(temp)
+        except BaseException:
+            os.remove(temp)
+            raise
+        return temp
 
     def write_parquet(self, rel: str, table: pa.Table, metadata: dict[str, str] | None = None) -> None:
         """Write a table as one Parquet file, atomically and deterministically."""
@@ -193,14 +202,8 @@ class Storage:
                     return False
                 raise
             return True
-        directory = posixpath.dirname(target)
-        self.fs.create_dir(directory, recursive=True)
-        temp = posixpath.join(directory, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(target)}")
+        temp = self._synced_temp(target, data)
         try:
-            with open(temp, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
             os.link(temp, target)
         except FileExistsError:
             return False
