@@ -34,8 +34,8 @@ def run(command: list[str], env: dict[str, str]) -> tuple[str, float]:
     return out, usage.ru_maxrss / 1024**2
 
 
-def original(script: str, batches: int, env: dict[str, str]) -> dict:
-    out, rss = run([sys.executable, script, "--batches", str(batches)], env)
+def original(script: str, batches: int, items: int, env: dict[str, str]) -> dict:
+    out, rss = run([sys.executable, script, "--batches", str(batches), "--items", str(items)], env)
     figures = dict(re.findall(r"^(\w+_seq_per_s)=([\d.]+)", out, re.MULTILINE))
     if "train_total_seq_per_s" not in figures:
         raise RuntimeError(f"{script} printed no train_total_seq_per_s:\n{out}")
@@ -43,11 +43,11 @@ def original(script: str, batches: int, env: dict[str, str]) -> dict:
             "step_only_sequences_per_s": float(figures["train_step_seq_per_s"]), "peak_rss_gb": round(rss, 2)}
 
 
-def ours(variant: str, steps: int, threads: int, env: dict[str, str]) -> dict:
+def ours(variant: str, steps: int, items: int, threads: int, env: dict[str, str]) -> dict:
     """`variant`: a precision, then optional ":compile" and ":no<lever>" parts, e.g. "fp32:nofold:nodropout"."""
     precision, *parts = variant.split(":")
     command = [sys.executable, "-m", "bench.train_throughput", "--json", "--precision", precision,
-               "--steps", str(steps), "--threads", str(threads),
+               "--steps", str(steps), "--items", str(items), "--threads", str(threads),
                "--compile", "on" if "compile" in parts else "off"]
     without = [p.removeprefix("no") for p in parts if p.startswith("no")]
     if without:
@@ -75,6 +75,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--ref-batches", type=int, default=6, help="batches of 64 the original times per run")
     parser.add_argument("--steps", type=int, default=8, help="steps of 64 ours times per run")
+    parser.add_argument("--items", type=int, default=20000,
+                        help="catalog size, the same for both (ours deduplicates a batch's candidates; the original "
+                             "encodes every candidate row, so its speed does not depend on it)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ours", nargs="+", default=["fp32", "bf16"],
                         help='variants of ours: a precision, then optional ":compile" and ":nofold"/":nodropout" '
@@ -87,16 +90,16 @@ def main() -> None:
     for r in range(args.rounds):
         row: dict = {"round": r + 1, "load_average_1min": os.getloadavg()[0], "peak_gflops": peaks(args.threads, env)}
         if r % 2 == 0:
-            row["original"] = original(args.ref_script, args.ref_batches, env)
+            row["original"] = original(args.ref_script, args.ref_batches, args.items, env)
         for variant in args.ours:
             precision = variant.split(":")[0]
             if row["peak_gflops"][precision] < SKIP_BELOW * row["peak_gflops"]["fp32"]:
                 row[variant] = {"skipped": f"{precision} matmul peak {row['peak_gflops'][precision]} GFLOP/s is under "
                                            f"{SKIP_BELOW:.0%} of fp32's on this CPU: hours for a few steps"}
                 continue
-            row[variant] = ours(variant, args.steps, args.threads, env)
+            row[variant] = ours(variant, args.steps, args.items, args.threads, env)
         if r % 2 == 1:
-            row["original"] = original(args.ref_script, args.ref_batches, env)
+            row["original"] = original(args.ref_script, args.ref_batches, args.items, env)
         row["load_average_1min_after"] = os.getloadavg()[0]
         rounds.append(row)
         print(json.dumps(row), flush=True)

@@ -22,7 +22,7 @@ def cosine_scores(users: torch.Tensor, items: torch.Tensor, candidates: torch.Te
     """users (B, D), items (U, D), candidates (B, C) rows of `items` -> (B, C) cosine similarity."""
     users = F.normalize(users, dim=-1)
     items = F.normalize(items, dim=-1)
-    return torch.einsum("bd,bcd->bc", users, items[candidates])
+    return (users @ items.T).gather(1, candidates)  # every user against every item, then its own candidates
 
 
 class MTSTRec(nn.Module):

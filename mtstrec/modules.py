@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -9,29 +10,46 @@ from torch import nn
 _LEVELS = 1 << 16  # keep masks compare 16-bit random integers with a threshold
 
 
-def _keep_mask(shape: torch.Size, drop_levels: int, device: torch.device) -> torch.Tensor:
-    """Bool mask of `shape`, each entry False with probability drop_levels / 2^16.
+def _keep_mask(shape: torch.Size, drop_levels: int) -> torch.Tensor:
+    """Bool mask of `shape` (on the CPU), each entry False with probability drop_levels / 2^16.
 
-    One 64-bit draw of the generator yields four 16-bit integers: on a CPU this costs a tenth of
-    `bernoulli_`, which spends a float draw and a comparison on every element.
+    Each 64-bit random word yields four 16-bit integers, compared with a threshold. The words come from
+    numpy's SFC64, seeded by one draw of torch's generator: torch.manual_seed and the checkpointed RNG
+    state still decide every mask, at a third of the cost of torch's own 64-bit draws (serial
+    mt19937) and a tenth of `bernoulli_` (measured in docs/benchmarks.md).
     """
     numel = shape.numel()
-    bits = torch.empty((numel + 3) // 4, dtype=torch.int64, device=device).random_(-(1 << 63), None)
-    return bits.view(torch.int16)[:numel].view(shape) >= drop_levels - _LEVELS // 2
+    seed = int(torch.empty((), dtype=torch.int64).random_())
+    words = np.random.SFC64(seed).random_raw((numel + 3) // 4)  # (ceil(numel / 4),) uint64
+    bits = torch.from_numpy(words.view(np.int16))[:numel].view(shape)
+    return bits >= drop_levels - _LEVELS // 2
 
 
 class _CheapDropout(torch.autograd.Function):
+    """x * keep * scale with a cheap mask. In fp32 the mask is stored as floats, already scaled: one
+    multiply each way (a bool mask is converted to floats inside every multiply, which cost more than
+    the multiply itself). A lower-precision dtype cannot hold the scale exactly, so there the bool mask
+    is applied with `where` and the scale multiplied in the dtype's own rounding, as torch's dropout does.
+    """
+
     @staticmethod
     def forward(ctx, x: torch.Tensor, drop_levels: int) -> torch.Tensor:
-        mask = _keep_mask(x.shape, drop_levels, x.device)
+        keep = _keep_mask(x.shape, drop_levels)
         ctx.scale = _LEVELS / (_LEVELS - drop_levels)
-        ctx.save_for_backward(mask)
-        return torch.ops.aten.native_dropout_backward(x, mask, ctx.scale)  # x * mask * scale, one pass
+        ctx.exact_scale = x.dtype in (torch.float32, torch.float64)
+        if ctx.exact_scale:
+            mask = keep.to(x.dtype).mul_(ctx.scale)
+            ctx.save_for_backward(mask)
+            return x * mask
+        ctx.save_for_backward(keep)
+        return torch.where(keep, x, 0.0).mul_(ctx.scale)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (mask,) = ctx.saved_tensors
-        return torch.ops.aten.native_dropout_backward(grad, mask, ctx.scale), None
+        if ctx.exact_scale:
+            return grad * mask, None
+        return torch.where(mask, grad, 0.0).mul_(ctx.scale), None
 
 
 class Dropout(nn.Module):

@@ -6,6 +6,7 @@ import logging
 import pytest
 import torch
 
+from mtstrec import modality
 from mtstrec.config import TrainConfig
 from mtstrec.data.item_features import ItemFeatureStore, ModalityTable
 from mtstrec.fusion import fusion_mask
@@ -73,6 +74,19 @@ def test_standardisation_folded_into_the_tables_gives_the_same_loss_and_gradient
         torch.testing.assert_close(fast_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
 
 
+@pytest.mark.parametrize("candidate_grad", [False, True])
+def test_features_gathered_in_chunks_give_the_same_loss_and_gradients(candidate_grad, monkeypatch):
+    m = model(candidate_grad)
+    store = m.standardised_store(raw_store())
+    whole_loss, whole_grads = loss_and_grads(m, store)
+    monkeypatch.setattr(modality, "CPU_GATHER_BYTES", 3 * 3 * 8 * 4)  # 3 items of the prompt's (3, 8) floats
+    chunked_loss, chunked_grads = loss_and_grads(m, store)
+    torch.testing.assert_close(chunked_loss, whole_loss, rtol=1e-5, atol=1e-6)
+    assert chunked_grads.keys() == whole_grads.keys()
+    for name, grad in whole_grads.items():
+        torch.testing.assert_close(chunked_grads[name], grad, rtol=1e-4, atol=1e-6, msg=name)
+
+
 def test_a_store_folded_with_other_statistics_is_refused():
     m = model(False)
     folded = m.standardised_store(raw_store())
@@ -81,17 +95,19 @@ def test_a_store_folded_with_other_statistics_is_refused():
         loss_and_grads(m, folded)
 
 
-def test_cheap_dropout_keeps_the_expectation_and_masks_the_gradient_alike():
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cheap_dropout_keeps_the_expectation_and_masks_the_gradient_alike(dtype):
     torch.manual_seed(0)
     layer = Dropout(0.3).train()
-    x = torch.randn(400, 1000, requires_grad=True)
+    x = torch.randn(400, 1000, dtype=dtype, requires_grad=True)
     y = layer(x)
+    assert y.dtype == dtype
     kept = y != 0
     assert abs(kept.float().mean().item() - 0.7) < 0.005
     scale = 1 / (1 - layer.drop_levels / 65536)
     torch.testing.assert_close(y[kept], x[kept] * scale)
     (y * 2).sum().backward()
-    torch.testing.assert_close(x.grad, 2 * scale * kept.float())
+    torch.testing.assert_close(x.grad, (2 * scale * kept.float()).to(dtype))
     assert torch.equal(layer.eval()(x), x)
     assert torch.equal(Dropout(0.0).train()(x), x)
 
