@@ -2,7 +2,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mtstrec.serving.ranking import ExactRanker, Int8ShortlistRanker, TopK, build_ranker
+from mtstrec.serving import ranking
+from mtstrec.serving.ranking import ExactRanker, Int8ShortlistRanker, TopK, blocked_topk, build_ranker
 
 
 def catalog(items: int, dim: int, seed: int = 0) -> torch.Tensor:
@@ -25,6 +26,38 @@ def test_exact_ranker_is_brute_force_without_padding_or_excluded_items():
         expected = sorted((i for i in range(51) if i not in banned), key=lambda i: -scores[row, i])[:5]
         assert top.items[row].tolist() == expected
         assert torch.allclose(top.scores[row], scores[row, expected])
+
+
+@pytest.mark.parametrize("width", [16 * 64, 16 * 64 + 13, 100 * 16 + 7])
+def test_blocked_topk_gives_torch_topk_values_with_ties_and_masked_rows(width, monkeypatch):
+    monkeypatch.setattr(ranking, "TOPK_BLOCK", 16)
+    gen = torch.Generator().manual_seed(width)
+    scores = torch.randint(0, 40, (64, width), generator=gen).float()  # many ties, within and across blocks
+    scores[1] = float("-inf")  # a row with nothing rankable
+    scores[2, 5:] = float("-inf")  # a row with fewer than k rankable items
+    scores[3, -3:] = 1000.0  # the best items past the last whole block
+    values, items = blocked_topk(scores, 10)
+    expected, _ = torch.topk(scores, 10, dim=1)
+    assert torch.equal(values, expected)
+    assert torch.equal(scores.gather(1, items), values)  # each index points at its value
+    finite = torch.isfinite(values)
+    for row in range(len(scores)):
+        assert len(set(items[row][finite[row]].tolist())) == int(finite[row].sum())  # no item twice
+    assert set(items[3, :3].tolist()) == {width - 3, width - 2, width - 1}
+
+
+def test_exact_ranker_reuses_its_score_buffer_and_gives_the_same_answers():
+    matrix, u = catalog(3000, 8), users(64, 8)
+    ranker = ExactRanker(matrix)
+    first = ranker.top_k(u, 12)
+    buffer = ranker._local.scores
+    smaller = ranker.top_k(u[:5], 12)
+    again = ranker.top_k(u, 12)
+    assert ranker._local.scores is buffer
+    assert torch.equal(again.items, first.items) and torch.equal(smaller.items, first.items[:5])
+    scores = u @ matrix.T
+    scores[:, 0] = float("-inf")  # padding
+    torch.testing.assert_close(first.scores, torch.topk(scores, 12, dim=1).values)
 
 
 def test_a_row_with_fewer_unexcluded_items_than_k_is_cut_short_never_padded():
