@@ -169,6 +169,9 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
             log.info("%s already finished (epoch %d, best %d): nothing to resume", run_dir, state["epoch"],
                      state["best_epoch"])
             return FitResult(state["best_epoch"], state["best_metric"], state["epoch"], state["history"])
+    if cfg.precision == "auto" and "precision" in state:
+        precision = state["precision"]  # a resumed run keeps what its start-up probe chose
+    state["precision"] = precision
     store = model.standardised_store(store)  # once, instead of in every step
     trainable = model
     if ctx.enabled:
@@ -210,7 +213,8 @@ def fit(model_cfg: ModelConfig, cfg: TrainConfig, inputs: RunInputs, run_dir: Pa
         metric = ctx.broadcast(metric, device)
         seconds = time.perf_counter() - started
         entry = {"epoch": epoch, "train_loss": total / max(batches, 1), f"val_{cfg.val_metric}": metric,
-                 "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "sequences_per_s": len(train) / seconds}
+                 "lr": optimizer.param_groups[0]["lr"], "seconds": seconds, "sequences_per_s": len(train) / seconds,
+                 "precision": precision}
         state["history"].append(entry)
         state["epoch"] = epoch
         improved = metric > state["best_metric"]

@@ -86,3 +86,14 @@ def test_resuming_an_early_stopped_run_trains_nothing_again(synthetic_root, tmp_
         assert after[path] == before[path], path
     assert summary["epochs_run"] == 2 and summary["best_epoch"] == 1
     assert set(summary["baselines"]) == {"id-only", "price-only", "SASRec-CE"}
+
+
+def test_a_resumed_auto_precision_run_keeps_the_precision_its_probe_chose(synthetic_root, tmp_path, monkeypatch):
+    from mtstrec.training import loop
+
+    run_dir = tmp_path / "auto"
+    monkeypatch.setattr(loop, "resolve_precision", lambda precision, device: "fp32")
+    train_run(small_config(synthetic_root, "planted", "train.epochs=1", "train.precision=auto"), run_dir)
+    monkeypatch.setattr(loop, "resolve_precision", lambda precision, device: "bf16")  # the probe now says bf16
+    train_run(small_config(synthetic_root, "planted", "train.epochs=2", "train.precision=auto"), run_dir, resume=True)
+    assert [h["precision"] for h in json.loads((run_dir / "history.json").read_text())] == ["fp32", "fp32"]
