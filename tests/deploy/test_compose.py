@@ -6,6 +6,8 @@ import json
 import re
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+
 from tests.deploy.deploy_files import INFRA, REPO, check_service_command
 
 MTSTREC_IMAGE = "mtstrec:0.1.0"
@@ -47,6 +49,20 @@ def test_airflow_runs_on_postgres_with_celery_and_no_local_run_dirs(compose):
         assert not any("runs_dir" in o for o in json.loads(env["MTSTREC_OVERRIDES"])), name
         # Row 2: the only volume is the logs volume, whose mount point the image creates for uid 50000.
         assert svc["volumes"] == ["airflow-logs:/opt/airflow/logs"], name
+
+
+def test_every_database_url_names_a_driver_the_image_installs(compose):
+    """SQLAlchemy 2.1 opens a bare postgresql:// with psycopg 3, which the image does not install (it has
+    psycopg2 and asyncpg, the `deploy` extra): the Celery result backend died at start-up with
+    "No module named 'psycopg'" in the first compose run (2026-12-01)."""
+    urls = {f"{name}: {key}": value.removeprefix("db+") for name, svc in mtstrec_services(compose).items()
+            for key, value in svc["environment"].items()
+            if isinstance(value, str) and re.match(r"(db\+)?postgresql", value)}
+    assert any("RESULT_BACKEND" in where for where in urls)
+    for where, url in urls.items():
+        concrete = re.sub(r"\$\{\w+\}", "x", url)
+        make_url(concrete).get_dialect().import_dbapi()  # raises ModuleNotFoundError for a missing driver
+        assert make_url(concrete).drivername == "postgresql+psycopg2", where
 
 
 def test_mlflow_accepts_the_host_header_the_containers_send(compose):
