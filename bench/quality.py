@@ -25,6 +25,7 @@ combined table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import statistics
@@ -96,7 +97,7 @@ def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str
                 chosen: list[str] | None = None, ablations: bool = True, sasrec: bool = True) -> None:
     from mtstrec.evaluation.run import evaluate_run
     from mtstrec.training.inputs import load_run_inputs
-    from mtstrec.training.run import SASREC_MODEL, train_run
+    from mtstrec.training.run import SASREC_MODEL, single_modality_model, train_run
     from mtstrec.training.sasrec_fit import fit_sasrec
     from tasks.features import extract_features, extract_price_features
     from tasks.ingest import ingest
@@ -108,14 +109,10 @@ def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str
         ingest(base, None)
     finished = done_runs(results)
     for mode in modes:
-        singles = {}
-        if ablations and not sasrec:
-            # As train_run's ablations do (run._encoders_alone): a 1-wide head ranks nothing alone.
-            singles = {f"{m}-only": [f"model.modalities={m}"]
-                       + ([f"model.encoders.{m}.head_dim=0"] if base.model.encoders[m].head_dim == 1 else [])
-                       for m in base.model.modalities}
-        variants = {name: extra for name, extra in {"MTSTRec": [], **spec.variants, **singles}.items()
-                    if chosen is None or name in chosen}
+        # Without SASRec-CE, the single-modality ablations train as runs of their own, built as train_run's.
+        singles = {f"{m}-only": m for m in base.model.modalities} if ablations and not sasrec else {}
+        every = {"MTSTRec": [], **spec.variants, **{name: [] for name in singles}}
+        variants = {name: extra for name, extra in every.items() if chosen is None or name in chosen}
         todo = [(v, s) for v in variants for s in seeds if (spec.name, mode, v, s) not in finished]
         if not todo:
             continue
@@ -127,6 +124,8 @@ def run_dataset(spec: DatasetSpec, work: Path, seeds: list[int], modes: list[str
             main_with_baselines = variant == "MTSTRec" and ablations and sasrec
             extra = variants[variant] + ([] if main_with_baselines else ["train.baselines=false"])
             cfg = config(spec, work, mode, seed, extra)
+            if variant in singles:
+                cfg = dataclasses.replace(cfg, model=single_modality_model(cfg.model, singles[variant]))
             run_dir = work / "runs" / spec.name / mode / variant.replace(" ", "_") / f"seed{seed}"
             started = time.perf_counter()
             train_run(cfg, run_dir)

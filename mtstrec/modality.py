@@ -82,16 +82,17 @@ class FeatureInput(nn.Module):
 
     def forward(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
         """items: (U,) -> (U, d). On a CPU, in chunks of at most `CPU_GATHER_BYTES` of features."""
+        table = store.tables[self.modality]
+        standardise = self._needs_standardising(table)  # once per call, not per chunk
         if items.device.type == "cpu":
-            row = store.tables[self.modality].values[0]
-            rows = max(1, CPU_GATHER_BYTES // (row.numel() * row.element_size()))
+            rows = max(1, CPU_GATHER_BYTES // (table.values[0].numel() * table.values.element_size()))
             if len(items) > rows:
-                return torch.cat([self._project_items(chunk, store) for chunk in items.split(rows)])
-        return self._project_items(items, store)
+                return torch.cat([self._project_items(chunk, store, standardise) for chunk in items.split(rows)])
+        return self._project_items(items, store, standardise)
 
-    def _project_items(self, items: torch.Tensor, store: ItemFeatureStore) -> torch.Tensor:
+    def _project_items(self, items: torch.Tensor, store: ItemFeatureStore, standardise: bool) -> torch.Tensor:
         values, present = store.gather(self.modality, items)  # (U, *shape), (U,)
-        if self._needs_standardising(store.tables[self.modality]):
+        if standardise:
             values = (values - self.shift) * self.scale
         projected = self.project(values)  # (U, d)
         return torch.where(present[:, None], projected, self.missing.to(projected.dtype))

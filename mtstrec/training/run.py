@@ -9,7 +9,7 @@ import logging
 from datetime import date
 from pathlib import Path
 
-from mtstrec.config import EncoderConfig, LeaseConfig, ModelConfig, PipelineConfig
+from mtstrec.config import LeaseConfig, ModelConfig, PipelineConfig
 from mtstrec.config_loading import from_dict, to_dict
 from mtstrec.storage import Storage
 from mtstrec.training import distributed
@@ -48,13 +48,13 @@ def variant_dirs(run_dir: Path) -> dict[str, Path]:
     return found
 
 
-def _encoders_alone(model: ModelConfig, modality: str) -> dict[str, EncoderConfig]:
-    """Encoder settings for a single-modality baseline. A 1-wide head (the paper's price head) is
-    widened to d: alone, the cosine of 1-d vectors is only ever +1 or -1 and ranks nothing."""
+def single_modality_model(model: ModelConfig, modality: str) -> ModelConfig:
+    """`model` with only `modality`, for a single-modality baseline. A 1-wide head (the paper's price
+    head) is widened to d: alone, the cosine of 1-d vectors is only ever +1 or -1 and ranks nothing."""
     encoder = model.encoders[modality]
     if encoder.head_dim == 1:
         encoder = dataclasses.replace(encoder, head_dim=0)
-    return {**model.encoders, modality: encoder}
+    return dataclasses.replace(model, modalities=[modality], encoders={**model.encoders, modality: encoder})
 
 
 INPUTS_FILE = "inputs.json"
@@ -114,8 +114,7 @@ def train_run(cfg: PipelineConfig, run: str | Path, resume: bool = False) -> dic
     if cfg.train.baselines and len(cfg.model.modalities) > 1:
         for modality in cfg.model.modalities:
             name = f"{modality}-only"
-            variant_cfg = dataclasses.replace(cfg.model, modalities=[modality],
-                                              encoders=_encoders_alone(cfg.model, modality))
+            variant_cfg = single_modality_model(cfg.model, modality)
             variant_dir = run_dir / "variants" / name
             if ctx.is_main:
                 variant_dir.mkdir(parents=True, exist_ok=True)
