@@ -27,7 +27,7 @@ class StackError(RuntimeError):
 class Launched:
     name: str
     pid: int
-    create_time: float
+    started_since_boot: float
     log: Path
 
 
@@ -35,6 +35,13 @@ def tail(path: Path, lines: int = 25) -> str:
     if not path.exists():
         return f"(no log at {path})"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def started_since_boot(proc: psutil.Process) -> float:
+    """Seconds from boot to the process's start: fixed for the life of the process. `create_time()`
+    alone is not: it adds /proc/stat's btime, which moves when the VM's wall clock is adjusted (a stack
+    test once saw every service as gone, so `down` skipped them and left them running)."""
+    return proc.create_time() - psutil.boot_time()
 
 
 class ProcessTable:
@@ -59,10 +66,10 @@ class ProcessTable:
         with log.open("ab") as out:
             proc = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True, user=user)
-        create_time = psutil.Process(proc.pid).create_time()
+        started = started_since_boot(psutil.Process(proc.pid))
         (self.pids / f"{name}.json").write_text(json.dumps(
-            {"pid": proc.pid, "create_time": create_time, "argv": list(argv), "log": str(log)}))
-        return Launched(name, proc.pid, create_time, log)
+            {"pid": proc.pid, "started_since_boot": started, "argv": list(argv), "log": str(log)}))
+        return Launched(name, proc.pid, started, log)
 
     def names(self) -> list[str]:
         return sorted(p.stem for p in self.pids.glob("*.json"))
@@ -75,7 +82,8 @@ class ProcessTable:
         record = json.loads(path.read_text())
         try:
             proc = psutil.Process(record["pid"])
-            if abs(proc.create_time() - record["create_time"]) > 0.01 or proc.status() == psutil.STATUS_ZOMBIE:
+            if (abs(started_since_boot(proc) - record["started_since_boot"]) > 0.01
+                    or proc.status() == psutil.STATUS_ZOMBIE):
                 return None
         except psutil.NoSuchProcess:
             return None

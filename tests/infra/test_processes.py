@@ -10,7 +10,7 @@ import time
 import psutil
 import pytest
 
-from infra.stack.processes import ProcessTable, StackError
+from infra.stack.processes import ProcessTable, StackError, started_since_boot
 
 # A parent that starts a child and both sleep: `stop` must reach the child too.
 PARENT_AND_CHILD = ("import subprocess, sys, time; "
@@ -32,11 +32,25 @@ def test_stop_ends_the_whole_process_tree_and_removes_the_pid_file(tmp_path):
     assert table.names() == [] and not table.running("svc")
 
 
+def test_a_wall_clock_step_does_not_lose_a_running_service(tmp_path, monkeypatch):
+    """A VM's clock adjustment moves /proc/stat's btime, and with it every process's create_time(): the
+    stack must still recognise (and so stop) what it started."""
+    table = ProcessTable(tmp_path)
+    table.start("svc", [sys.executable, "-c", "import time; time.sleep(60)"], env=dict(os.environ), cwd=tmp_path / "s")
+    real_boot_time = psutil._pslinux.boot_time
+    monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: real_boot_time() + 1.0)  # btime one second later
+    proc = table.process("svc")
+    assert proc is not None
+    table.stop("svc")
+    assert not (proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
+
+
 def test_a_reused_pid_is_not_ours_and_is_never_signalled(tmp_path):
     table = ProcessTable(tmp_path)
     # A live process (this test) recorded with another start time: what a reused pid looks like.
     me = psutil.Process()
-    (table.pids / "old.json").write_text(json.dumps({"pid": me.pid, "create_time": me.create_time() - 100}))
+    record = {"pid": me.pid, "started_since_boot": started_since_boot(me) - 100}
+    (table.pids / "old.json").write_text(json.dumps(record))
     assert table.process("old") is None and table.tree("old") == []
     table.stop("old")  # would kill this test if it signalled the pid
     assert me.is_running() and table.names() == []
