@@ -111,6 +111,6 @@ def reference_run(stack: Stack, airflow: AirflowAPI, s3, raw_on_s3, peak_rss) ->
     airflow.trigger(DAG, "e2e", LOGICAL_DATE, conf("e2e"))
     run = airflow.wait_for_run(DAG, "e2e", RUN_TIMEOUT)
     wall_s = round(time.monotonic() - started, 1)
-    assert run["state"] == "success", airflow.states(DAG, "e2e")
+    assert run["state"] == "success", airflow.failure_report(DAG, "e2e")
     return {"run_id": "e2e", "wall_s": wall_s, "digests": output_digests(s3, "e2e"),
             "comparable": comparable_outputs(s3, "e2e")}

@@ -119,7 +119,7 @@ def test_kill_9_mid_write_loses_no_data(reference_run, local_stack):
     airflow.clear_tasks(DAG, RUN, ["train"], downstream=True)
 
     run = airflow.wait_for_run(DAG, RUN, RUN_TIMEOUT)
-    assert run["state"] == "success", airflow.states(DAG, RUN)
+    assert run["state"] == "success", airflow.failure_report(DAG, RUN)
     tries = {ti["task_id"]: ti["try_number"] for ti in airflow.task_instances(DAG, RUN)}
     assert tries["ingest"] >= 2 and tries["train"] >= 2, tries
     figures["tries"] = tries

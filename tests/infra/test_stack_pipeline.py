@@ -86,7 +86,7 @@ def test_pipeline_through_the_rest_api_on_s3_postgres_and_celery(stack, airflow,
         airflow.clear_tasks(DAG, "e2e", [ti["task_id"] for ti in failed], downstream=True)
         run = airflow.wait_for_run(DAG, "e2e", RUN_TIMEOUT)
     rerun_s = round(time.monotonic() - started, 1)
-    assert run["state"] == "success", airflow.states(DAG, "e2e")
+    assert run["state"] == "success", airflow.failure_report(DAG, "e2e")
     assert all(ti["try_number"] >= 2 for ti in airflow.task_instances(DAG, "e2e")), "a task did not run again"
     after = output_digests(s3, "e2e")
     before = reference_run["digests"]
