@@ -68,8 +68,17 @@ class AirflowAPI:
         return {f"{ti['task_id']}[{ti['map_index']}]" if ti["map_index"] >= 0 else ti["task_id"]: ti["state"]
                 for ti in self.task_instances(dag_id, run_id)}
 
+    def task_log(self, dag_id: str, run_id: str, ti: dict) -> str:
+        """The log of the task instance's current try, as written under the stack's state folder ("" if none)."""
+        folder = self.stack.state / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        folder = folder / f"task_id={ti['task_id']}"
+        if ti["map_index"] >= 0:
+            folder = folder / f"map_index={ti['map_index']}"
+        log = folder / f"attempt={ti['try_number']}.log"
+        return log.read_text(errors="replace") if log.exists() else ""
+
     def failure_report(self, dag_id: str, run_id: str, lines: int = 40) -> str:
-        """The states of the tasks that did not succeed, each with the end of its last try's log (the local
+        """The states of the tasks that did not succeed, each failed one with the end of its log (the local
         stack's state folder, logs included, is gone once its fixture ends, so this is what CI keeps)."""
         report = []
         for ti in self.task_instances(dag_id, run_id):
@@ -77,13 +86,8 @@ class AirflowAPI:
                 continue
             name = ti["task_id"] + (f"[{ti['map_index']}]" if ti["map_index"] >= 0 else "")
             report.append(f"== {name}: {ti['state']} (try {ti['try_number']})")
-            run_logs = self.stack.state / "airflow" / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-            task_logs = run_logs / f"task_id={ti['task_id']}"
-            if ti["map_index"] >= 0:
-                task_logs = task_logs / f"map_index={ti['map_index']}"
-            log = task_logs / f"attempt={ti['try_number']}.log"
-            if ti["state"] in ("failed", "up_for_retry") and log.exists():
-                report += log.read_text(errors="replace").splitlines()[-lines:]
+            if ti["state"] in ("failed", "up_for_retry"):
+                report += self.task_log(dag_id, run_id, ti).splitlines()[-lines:]
         return "\n".join(report)
 
     def clear_run(self, dag_id: str, run_id: str) -> None:
