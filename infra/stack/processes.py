@@ -80,6 +80,10 @@ class ProcessTable:
         if not path.exists():
             return None
         record = json.loads(path.read_text())
+        if "started_since_boot" not in record:
+            raise StackError(f"{path} was written by an older infra.stack (it records `create_time`): stop pid "
+                             f"{record['pid']} ({' '.join(record['argv'][:2])}) and its children yourself, then "
+                             f"delete {self.pids}")
         try:
             proc = psutil.Process(record["pid"])
             if (abs(started_since_boot(proc) - record["started_since_boot"]) > 0.01

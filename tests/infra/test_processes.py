@@ -56,6 +56,16 @@ def test_a_reused_pid_is_not_ours_and_is_never_signalled(tmp_path):
     assert me.is_running() and table.names() == []
 
 
+def test_a_pid_file_of_an_older_stack_is_a_clear_error_naming_the_pid(tmp_path):
+    table = ProcessTable(tmp_path)
+    me = psutil.Process()
+    record = {"pid": me.pid, "create_time": me.create_time(), "argv": ["python", "-m", "x"], "log": "x.log"}
+    (table.pids / "old.json").write_text(json.dumps(record))
+    with pytest.raises(StackError, match=rf"old.json was written by an older infra.stack.*pid {me.pid} \(python -m\)"):
+        table.stop("old")
+    assert me.is_running() and table.names() == ["old"]
+
+
 def test_wait_ready_names_the_service_and_its_log_when_it_exits(tmp_path):
     table = ProcessTable(tmp_path)
     table.start("broken", [sys.executable, "-c", "print('bad config: port missing'); raise SystemExit(3)"],
