@@ -163,7 +163,7 @@ def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 200
         "step_seconds": [round(t, 3) for t in step_seconds],
         "warmup_s": round(warmup_s, 1), "gflop_per_sequence": round(flop_per_sequence / 1e9, 2),
         "achieved_gflops": round(achieved, 1), "peak_gflops": round(peak, 1),
-        "peak_source": "given" if peak_gflops else "measured (best of before and after the steps)",
+        "peak_source": "given" if peak_gflops else "measured",
         "peak_samples_gflops": [round(x, 1) for x in peak_samples], "mfu": float(f"{achieved / peak:.3g}"),
         "median_step_mfu": float(f"{achieved_median / peak:.3g}"),
         "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2),

@@ -25,6 +25,9 @@ def test_gpu_suite_smoke_on_the_cpu(tmp_path):
         assert train["precision"] == "bf16" and train["compile"] == mode
         assert train["sequences_per_s"] > 0 and train["gflop_per_sequence"] > 0 and 0 < train["mfu"] < 1
         assert train["peak_source"] == "measured"  # no spec sheet for a CPU
+        # sampled before and after the timed steps, the higher kept; the median step lies among the steps
+        assert len(train["peak_samples_gflops"]) == 2 and train["peak_gflops"] == max(train["peak_samples_gflops"])
+        assert min(train["step_seconds"]) <= train["median_seconds_per_step"] <= max(train["step_seconds"])
     assert result["recommend"]["p50_ms"] > 0 and result["recommend"]["p99_ms"] >= result["recommend"]["p50_ms"]
     features = result["features"]
     assert features["images"] == 16 and features["present"] == 16 and features["quarantined"] == 0
