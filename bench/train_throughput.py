@@ -114,7 +114,7 @@ def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 200
     generator = torch.Generator().manual_seed(2)
     # The peak is sampled before and after the timed steps and the higher kept: on a shared VM one sample
     # can land in a slow spell (182 against 283-304 GFLOP/s in three runs of 2026-12-01) and inflate the MFU.
-    peaks_before = [] if peak_gflops else [matmul_peak_gflops(precision, dev)]
+    peak_samples = [] if peak_gflops else [matmul_peak_gflops(precision, dev)]
     started = time.perf_counter()
     trainable = StepModule(model, compile_mode, dev)
     model.train()
@@ -152,7 +152,8 @@ def measure(precision: str = "fp32", compile_mode: str = "off", items: int = 200
     # The median step as well as the mean: on a shared VM a single descheduled step moves the mean.
     median_step_s = statistics.median(step_seconds)
     achieved_median = flop_per_sequence * batch_size / median_step_s / 1e9
-    peak_samples = [] if peak_gflops else [*peaks_before, matmul_peak_gflops(precision, dev)]
+    if not peak_gflops:
+        peak_samples.append(matmul_peak_gflops(precision, dev))
     peak = peak_gflops or max(peak_samples)
     result = {
         "precision": precision, "compile": compile_mode, "without": list(without), "device": str(dev),
